@@ -1,0 +1,80 @@
+"""The project's error tree, classed by what the reconcile loop does next.
+
+    ControllerError
+    ├── ConfigError            bad settings: refuse to start, exit non-zero
+    ├── LabelError             bad f5.* labels: skip that workload, report it, keep the others
+    ├── DockerUnavailable      engine unreachable: retry with backoff, keep the BIG-IP as it is
+    └── BigipError             anything the BIG-IP answered or failed to answer
+        ├── BigipRetryable     timeouts, 5xx, restjavad/mcpd restarting, expired token:
+        │                      the run fails, the next run (after backoff) tries again
+        ├── BigipAuthError     credentials rejected: retry with backoff, alert
+        └── BigipRejected      the device refused the request (400/404/409): the run fails,
+            ├── BigipNotFound      retrying the same write will not help
+            ├── BigipConflict
+            └── BigipInUse
+"""
+
+from __future__ import annotations
+
+
+class ControllerError(Exception):
+    """Base of every error the controller raises on purpose."""
+
+
+class ConfigError(ControllerError):
+    """A setting is missing or invalid; the message names the setting."""
+
+
+class LabelError(ControllerError):
+    """An f5.* label of one workload is invalid.
+
+    `workload` names the workload, `label` the offending label key (or "" when the problem
+    concerns the workload as a whole), `reason` says what is wrong.
+    """
+
+    def __init__(self, workload: str, label: str, reason: str) -> None:
+        self.workload = workload
+        self.label = label
+        self.reason = reason
+        where = f"{workload}: label {label}" if label else workload
+        super().__init__(f"{where}: {reason}")
+
+
+class DockerUnavailable(ControllerError):
+    """The Docker engine did not answer."""
+
+
+class BigipError(ControllerError):
+    """The BIG-IP failed a request. `status` is the HTTP status (0 when none came back)."""
+
+    def __init__(self, message: str, status: int = 0, code: str = "", method: str = "",
+                 path: str = "") -> None:
+        self.status = status
+        self.code = code  # mcpd message code such as "01020036", "" when absent
+        self.method = method
+        self.path = path
+        super().__init__(message)
+
+
+class BigipRetryable(BigipError):
+    """Worth trying again later: timeouts, connection errors, 5xx, services restarting."""
+
+
+class BigipAuthError(BigipError):
+    """Credentials or token rejected (401) after a fresh login."""
+
+
+class BigipRejected(BigipError):
+    """The device refused the request; the same request will fail again."""
+
+
+class BigipNotFound(BigipRejected):
+    """404: the object (or its parent) does not exist."""
+
+
+class BigipConflict(BigipRejected):
+    """409: the object already exists."""
+
+
+class BigipInUse(BigipRejected):
+    """400 with an in-use code: the object is still referenced by another."""

@@ -1,0 +1,148 @@
+"""Frozen settings. Units are in the field docstrings; defaults are the production defaults.
+
+Settings come from flags, environment variables and an optional YAML file (see cli.py); this
+module only holds and validates them, it reads nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from controller.errors import ConfigError
+
+DEFAULT_PARTITION = "docker"
+
+
+@dataclass(frozen=True)
+class BigipSettings:
+    url: str = ""
+    """https://HOST[:PORT] of the BIG-IP management API; empty starts the built-in simulator."""
+    username: str = "admin"
+    password: str = field(default="", repr=False)
+    """Read from --bigip-password-file (or a Docker secret); never logged, never in repr."""
+    ca_file: str = ""
+    """PEM bundle that signs the BIG-IP's certificate; empty uses the system store."""
+    insecure: bool = False
+    """Skip TLS verification. Off by default; only for labs."""
+    timeout: float = 30.0
+    """Seconds one iControl REST request may take."""
+
+
+@dataclass(frozen=True)
+class VirtualSettings:
+    """A virtual server the controller owns that is not tied to one workload."""
+
+    destination: str = ""
+    """ADDR:PORT; empty means the virtual server is not created."""
+    profiles: tuple[str, ...] = ()
+    snat: str = "automap"
+    """automap, none, or the full path of a SNAT pool."""
+
+
+@dataclass(frozen=True)
+class GtmSettings:
+    enabled: bool = False
+    """Create wide IPs for route hostnames (overridable per route with f5.dns)."""
+    server: str = "/Common/bigip"
+    """Existing GTM server (full path) whose virtual servers become GTM pool members."""
+    datacenter: str = "/Common/dc1"
+    """Existing GTM data center of that server (informational; checked at start-up)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bigip: BigipSettings = BigipSettings()
+    partition: str = DEFAULT_PARTITION
+    """BIG-IP partition the controller owns objects in. /Common only with allow_common."""
+    allow_common: bool = False
+    cluster_id: str = "default"
+    """Written into every object's owner marker; two controllers with different ids never
+    touch each other's objects."""
+    resync_interval: float = 60.0
+    """Seconds between full resyncs that re-read the BIG-IP and repair drift."""
+    debounce: float = 0.2
+    """Seconds to wait after a Docker event for more events before a run."""
+    allow_mass_delete: bool = False
+    """Allow a run to delete more than mass_delete_threshold of the owned objects."""
+    mass_delete_threshold: float = 0.5
+    """Fraction (0..1] of owned objects one run may delete without allow_mass_delete."""
+    default_members: str = "container"
+    """container, node or host: default for f5.members."""
+    http_virtual: VirtualSettings = VirtualSettings(
+        destination="", profiles=("/Common/http", "/Common/tcp")
+    )
+    """The shared HTTP virtual server carrying the HTTP router iRule."""
+    https_virtual: VirtualSettings = VirtualSettings(
+        destination="", profiles=("/Common/http", "/Common/tcp", "/Common/clientssl")
+    )
+    """The shared HTTPS virtual server (client-ssl profile from settings)."""
+    dns_virtual: VirtualSettings = VirtualSettings(
+        destination="", profiles=("/Common/dns", "/Common/udp"), snat="none"
+    )
+    """Optional DNS virtual server carrying the DNS resolver iRule."""
+    dns_suffix: str = ""
+    """Domain suffix the DNS resolver also answers for (www-1.SUFFIX)."""
+    dns_ttl: int = 30
+    """TTL in seconds of the DNS resolver's answers."""
+    dns_fallback: str = "nxdomain"
+    """nxdomain or pass: what the DNS resolver does with names it does not know."""
+    http_fallback: str = "404"
+    """404, or the full path of a pool: what the HTTP router does with unknown hosts."""
+    gtm: GtmSettings = GtmSettings()
+    manage_routes: bool = False
+    """Create static routes to each node's container subnets via the node's address."""
+    irules_dir: str = ""
+    """Folder with the project's iRules; empty uses the ones shipped with the package."""
+    listen: str = "0.0.0.0:9436"
+    """HOST:PORT of /metrics, /healthz, /readyz and /status."""
+    docker_url: str = ""
+    """Docker engine URL; empty uses DOCKER_HOST or the local socket."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+def validate(settings: Settings) -> None:
+    """Raise ConfigError naming the first invalid setting."""
+    if not settings.partition or "/" in settings.partition:
+        raise ConfigError(f"partition: {settings.partition!r} is not a partition name")
+    if settings.partition == "Common" and not settings.allow_common:
+        raise ConfigError("partition: /Common needs --allow-common; use a dedicated partition")
+    if settings.resync_interval <= 0:
+        raise ConfigError(f"resync-interval: must be > 0 seconds, got {settings.resync_interval}")
+    if not 0 <= settings.debounce <= 10:
+        raise ConfigError(f"debounce: must be between 0 and 10 seconds, got {settings.debounce}")
+    if not 0 < settings.mass_delete_threshold <= 1:
+        raise ConfigError(
+            f"mass-delete-threshold: must be in (0, 1], got {settings.mass_delete_threshold}"
+        )
+    if settings.default_members not in ("container", "node", "host"):
+        raise ConfigError(
+            f"default-members: must be container, node or host, got {settings.default_members!r}"
+        )
+    if settings.dns_fallback not in ("nxdomain", "pass"):
+        raise ConfigError(f"dns-fallback: must be nxdomain or pass, got {settings.dns_fallback!r}")
+    for name, virtual in (
+        ("http-virtual", settings.http_virtual),
+        ("https-virtual", settings.https_virtual),
+        ("dns-virtual", settings.dns_virtual),
+    ):
+        if virtual.destination:
+            parse_destination(virtual.destination, name)
+    if settings.bigip.url and not settings.bigip.url.startswith("https://"):
+        raise ConfigError(f"bigip-url: must start with https://, got {settings.bigip.url!r}")
+
+
+def parse_destination(text: str, setting: str) -> tuple[str, int]:
+    """'ADDR:PORT' (IPv6 as '[ADDR]:PORT') -> (ADDR, PORT); ConfigError names the setting."""
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(f"{setting}: {text!r} is not ADDR:PORT") from None
+    if not sep or not 0 < port < 65536:
+        raise ConfigError(f"{setting}: {text!r} is not ADDR:PORT")
+    return host, port

@@ -1,0 +1,6 @@
+"""Shared pytest configuration. Each area keeps its fixtures in its own plugin module."""
+
+pytest_plugins = [
+    "tests.fixtures_bigip",
+    "tests.fixtures_docker",
+]
