@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures_bigip",
     "tests.fixtures_docker",
+    "tests.fixtures_adapter",
 ]

@@ -1,0 +1,1 @@
+"""Fixtures around the BIG-IP adapter."""
