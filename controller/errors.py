@@ -1,17 +1,17 @@
 """The project's error tree, classed by what the reconcile loop does next.
 
-    ControllerError
-    ├── ConfigError            bad settings: refuse to start, exit non-zero
-    ├── LabelError             bad f5.* labels: skip that workload, report it, keep the others
-    ├── DockerUnavailable      engine unreachable: retry with backoff, keep the BIG-IP as it is
-    └── BigipError             anything the BIG-IP answered or failed to answer
-        ├── BigipRetryable     timeouts, 5xx, restjavad/mcpd restarting, expired token:
-        │                      the run fails, the next run (after backoff) tries again
-        ├── BigipAuthError     credentials rejected: retry with backoff, alert
-        └── BigipRejected      the device refused the request (400/404/409): the run fails,
-            ├── BigipNotFound      retrying the same write will not help
-            ├── BigipConflict
-            └── BigipInUse
+ControllerError
+├── ConfigError            bad settings: refuse to start, exit non-zero
+├── LabelError             bad f5.* labels: skip that workload, report it, keep the others
+├── DockerUnavailable      engine unreachable: retry with backoff, keep the BIG-IP as it is
+└── BigipError             anything the BIG-IP answered or failed to answer
+    ├── BigipRetryable     timeouts, 5xx, restjavad/mcpd restarting, expired token:
+    │                      the run fails, the next run (after backoff) tries again
+    ├── BigipAuthError     credentials rejected: retry with backoff, alert
+    └── BigipRejected      the device refused the request (400/404/409): the run fails,
+        ├── BigipNotFound      retrying the same write will not help
+        ├── BigipConflict
+        └── BigipInUse
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ class DockerUnavailable(ControllerError):
 class BigipError(ControllerError):
     """The BIG-IP failed a request. `status` is the HTTP status (0 when none came back)."""
 
-    def __init__(self, message: str, status: int = 0, code: str = "", method: str = "",
-                 path: str = "") -> None:
+    def __init__(
+        self, message: str, status: int = 0, code: str = "", method: str = "", path: str = ""
+    ) -> None:
         self.status = status
         self.code = code  # mcpd message code such as "01020036", "" when absent
         self.method = method

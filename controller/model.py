@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 OWNER_PREFIX = "docker-bigip-ctlr"
 
@@ -210,8 +210,19 @@ class WideIp:
     collection: ClassVar[str] = "gtm/wideip/a"
 
 
-BigipObject = Union[Monitor, IRule, DataGroup, Pool, Member, Node, Virtual, Route, GtmPool,
-                    GtmPoolMember, WideIp]
+BigipObject = (
+    Monitor
+    | IRule
+    | DataGroup
+    | Pool
+    | Member
+    | Node
+    | Virtual
+    | Route
+    | GtmPool
+    | GtmPoolMember
+    | WideIp
+)
 
 # Creates run in this order and deletes in reverse, so nothing is ever created before what it
 # references or deleted while something still references it.
@@ -310,8 +321,9 @@ def to_icontrol(obj: BigipObject) -> dict[str, Any]:
     elif isinstance(obj, Virtual):
         base.update(
             destination=obj.destination,
-            mask="255.255.255.255" if "." in obj.destination.rsplit("/", 1)[-1] else
-            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            mask="255.255.255.255"
+            if "." in obj.destination.rsplit("/", 1)[-1]
+            else "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
             ipProtocol=obj.ip_protocol,
             pool=obj.pool,
             rules=list(obj.rules),
@@ -331,8 +343,7 @@ def to_icontrol(obj: BigipObject) -> dict[str, Any]:
     elif isinstance(obj, WideIp):
         base.update(
             pools=[
-                {"name": split_path(p)[1], "partition": split_path(p)[0], "order": i,
-                 "ratio": 1}
+                {"name": split_path(p)[1], "partition": split_path(p)[0], "order": i, "ratio": 1}
                 for i, p in enumerate(obj.pools)
             ],
             description=obj.description,
@@ -399,9 +410,13 @@ def irule_from_icontrol(item: Mapping[str, Any]) -> IRule:
 
 
 def data_group_from_icontrol(item: Mapping[str, Any]) -> DataGroup:
-    records = tuple(sorted((str(r["name"]), str(r.get("data", ""))) for r in item.get("records", [])))
+    records = tuple(
+        sorted((str(r["name"]), str(r.get("data", ""))) for r in item.get("records", []))
+    )
     return DataGroup(
-        partition=item["partition"], name=item["name"], records=records,
+        partition=item["partition"],
+        name=item["name"],
+        records=records,
         description=_description(item),
     )
 
@@ -437,14 +452,20 @@ def virtual_from_icontrol(item: Mapping[str, Any]) -> Virtual:
     snat = item.get("sourceAddressTranslation") or {"type": "none"}
     snat_value = snat.get("pool", "") if snat.get("type") == "snat" else snat.get("type", "none")
     persist = item.get("persist") or []
-    persist_path = full_path(persist[0].get("partition", "Common"), persist[0]["name"]) \
-        if persist and not str(persist[0]["name"]).startswith("/") else \
-        (persist[0]["name"] if persist else "")
-    profiles = tuple(sorted(
-        (str(p.get("fullPath") or full_path(p.get("partition", "Common"), p["name"])),
-         str(p.get("context", "all")))
-        for p in _subitems(item, "profilesReference")
-    ))
+    persist_path = (
+        full_path(persist[0].get("partition", "Common"), persist[0]["name"])
+        if persist and not str(persist[0]["name"]).startswith("/")
+        else (persist[0]["name"] if persist else "")
+    )
+    profiles = tuple(
+        sorted(
+            (
+                str(p.get("fullPath") or full_path(p.get("partition", "Common"), p["name"])),
+                str(p.get("context", "all")),
+            )
+            for p in _subitems(item, "profilesReference")
+        )
+    )
     return Virtual(
         partition=item["partition"],
         name=item["name"],
@@ -461,21 +482,27 @@ def virtual_from_icontrol(item: Mapping[str, Any]) -> Virtual:
 
 def node_from_icontrol(item: Mapping[str, Any]) -> Node:
     return Node(
-        partition=item["partition"], name=item["name"], address=str(item.get("address", "")),
+        partition=item["partition"],
+        name=item["name"],
+        address=str(item.get("address", "")),
         description=_description(item),
     )
 
 
 def route_from_icontrol(item: Mapping[str, Any]) -> Route:
     return Route(
-        partition=item["partition"], name=item["name"], network=str(item.get("network", "")),
-        gateway=str(item.get("gw", "")), description=_description(item),
+        partition=item["partition"],
+        name=item["name"],
+        network=str(item.get("network", "")),
+        gateway=str(item.get("gw", "")),
+        description=_description(item),
     )
 
 
 def gtm_pool_from_icontrol(item: Mapping[str, Any]) -> GtmPool:
     return GtmPool(
-        partition=item["partition"], name=item["name"],
+        partition=item["partition"],
+        name=item["name"],
         load_balancing_mode=str(item.get("loadBalancingMode", "round-robin")),
         description=_description(item),
     )
@@ -484,18 +511,31 @@ def gtm_pool_from_icontrol(item: Mapping[str, Any]) -> GtmPool:
 def gtm_members_from_icontrol(pool_item: Mapping[str, Any]) -> list[GtmPoolMember]:
     pool = full_path(pool_item["partition"], pool_item["name"])
     return [
-        GtmPoolMember(pool=pool, partition=str(m.get("partition", "Common")), name=m["name"],
-                      description=_description(m))
+        GtmPoolMember(
+            pool=pool,
+            partition=str(m.get("partition", "Common")),
+            name=m["name"],
+            description=_description(m),
+        )
         for m in _subitems(pool_item, "membersReference")
     ]
+
+
+def _reference_path(ref: Mapping[str, Any]) -> str:
+    """{"name": "p", "partition": "P"} or {"name": "/P/p"} -> "/P/p"."""
+    name = str(ref["name"])
+    return name if name.startswith("/") else full_path(str(ref.get("partition", "Common")), name)
 
 
 def wideip_from_icontrol(item: Mapping[str, Any]) -> WideIp:
     pools = sorted(item.get("pools", []), key=lambda p: int(p.get("order", 0)))
     return WideIp(
-        partition=item["partition"], name=item["name"],
+        partition=item["partition"],
+        name=item["name"],
         pools=tuple(
-            p["name"] if str(p["name"]).startswith("/") else full_path(p.get("partition", "Common"), p["name"])
+            p["name"]
+            if str(p["name"]).startswith("/")
+            else full_path(p.get("partition", "Common"), p["name"])
             for p in pools
         ),
         description=_description(item),
