@@ -32,6 +32,9 @@ log = logging.getLogger("controller.reconciler")
 
 # Seconds to wait before retrying after consecutive failed runs (the last one repeats).
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# Seconds between reachability checks of the BIG-IP while the loop is idle, so the
+# bigip-up metric and /readyz notice an outage between resyncs.
+HEALTH_INTERVAL = 10.0
 # Docker events that can change the desired state; everything else is ignored.
 RELEVANT_EVENTS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -241,6 +244,18 @@ class Reconciler:
                 objects.append(member)
         return objects
 
+    def check_bigip(self) -> None:
+        """Refresh the BIG-IP reachability between runs."""
+        try:
+            self.client.ping()
+        except BigipError as error:
+            if self.bigip_up:
+                log.warning("BIG-IP not reachable: %s", error)
+            self._set_bigip_up(False)
+            self.current = None
+        else:
+            self._set_bigip_up(True)
+
     def next_drain_deadline(self) -> float | None:
         return min((d for _, d in self.draining.values()), default=None)
 
@@ -372,10 +387,15 @@ class Reconciler:
         watcher.start()
         failures = 0
         next_resync = self.clock()
+        health_interval = min(HEALTH_INTERVAL, self.settings.resync_interval)
+        next_health = self.clock() + health_interval
         retry_at: float | None = None
         while not stop.is_set():
             now = self.clock()
-            due = [next_resync]
+            if now >= next_health:
+                self.check_bigip()
+                next_health = now + health_interval
+            due = [next_resync, next_health]
             if retry_at is not None:
                 due.append(retry_at)
             drain_deadline = self.next_drain_deadline()
