@@ -1,0 +1,59 @@
+# HTTP router (docker-bigip-ctlr): sends each request to the pool of its host name.
+#
+# Data groups (string, kept in sync by the controller):
+#   hosts      "www.example.com" or "www.example.com/api"  ->  pool full path
+#   endpoints  "www-1.example.com"                          ->  "ADDR PORT" of one container
+#              (the DNS records in the same data group hold addresses only and never match here)
+# Order: host + longest path prefix, bare host, container host, then the fallback.
+# The upper-case words between at-signs are settings the controller fills in before upload.
+
+when HTTP_REQUEST {
+    set hosts_dg @HOSTS_DG@
+    set endpoints_dg @ENDPOINTS_DG@
+    # Empty: answer 404; otherwise the full path of the pool that takes unknown hosts.
+    set fallback_pool @FALLBACK_POOL@
+
+    # Host names are case-insensitive; the port and a trailing root dot are not part of the key.
+    # An IPv6 literal keeps its brackets ("[2001:db8::1]:8080" -> "[2001:db8::1]").
+    set host [string tolower [HTTP::host]]
+    if {[string index $host 0] eq "\["} {
+        set host [string range $host 0 [string first "\]" $host]]
+    } else {
+        set host [lindex [split $host ":"] 0]
+    }
+    set host [string trimright $host "."]
+
+    if {$host ne ""} {
+        # Path routes match whole segments, longest first: /api/v1/x tries /api/v1/x, /api/v1,
+        # /api. So "/api" never captures "/apiary", and the bare host comes last.
+        set prefix [string trimright [HTTP::path] "/"]
+        while {$prefix ne ""} {
+            set target [class lookup "$host$prefix" $hosts_dg]
+            if {$target ne ""} {
+                pool $target
+                return
+            }
+            set prefix [string range $prefix 0 [expr {[string last "/" $prefix] - 1}]]
+        }
+        set target [class lookup $host $hosts_dg]
+        if {$target ne ""} {
+            pool $target
+            return
+        }
+
+        # A container host: exactly "ADDR PORT" with a numeric port. split, not list commands,
+        # so that a malformed value can never raise a Tcl error and reset the connection.
+        set endpoint [split [string trim [class lookup $host $endpoints_dg]] " "]
+        if {[llength $endpoint] == 2 && [string is digit -strict [lindex $endpoint 1]]} {
+            node [lindex $endpoint 0] [lindex $endpoint 1]
+            return
+        }
+    }
+
+    if {$fallback_pool ne ""} {
+        pool $fallback_pool
+    } else {
+        HTTP::respond 404 content "No application is configured for this host name.\n" \
+            "Content-Type" "text/plain; charset=utf-8" "Cache-Control" "no-store"
+    }
+}
