@@ -100,10 +100,13 @@ class DockerEvent:
     """One engine event, reduced to what the reconciler needs to decide to run."""
 
     type: str  # container, service, node
-    action: str  # start, die, kill, stop, health_status: healthy, create, update, remove
+    action: str  # start, die, kill, stop, destroy, health_status, create, update, remove
     actor_id: str
     time_ns: int  # engine timestamp (timeNano); used for event-to-apply latency
     attributes: tuple[tuple[str, str], ...] = ()  # sorted Actor.Attributes
+    # The engine reports health as action "health_status: healthy"; the source splits it into
+    # action "health_status" and attribute ("health_status", "healthy") so callers match on
+    # the action alone.
 
     @property
     def attribute_map(self) -> dict[str, str]:
