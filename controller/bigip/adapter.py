@@ -1,0 +1,493 @@
+"""The BIG-IP adapter: the only module that talks iControl REST (through bigrest 1.7.3).
+
+What it adds on top of bigrest, and why (bug numbers refer to ICONTROL-NOTES.md):
+
+- Construction makes no network call. bigrest's constructor GETs echo-query with basic auth
+  before the session can be configured; `_Device` skips that, and the client logs in itself.
+- One token for the whole process (B6): login once via /mgmt/shared/authn/login, reuse it,
+  replace it shortly before it expires (the old one is deleted), log in again and retry once
+  when the device says the token expired or does not exist (B7), delete it on close().
+- TLS settings win over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (B5): `trust_env` is off and
+  `verify` is set explicitly; proxies from the environment are still honoured.
+- Errors are classified at the boundary (B3): status and mcpd code are parsed out of
+  RESTAPIError's text, requests' exceptions become BigipRetryable.
+- Transactions never commit when building them failed (B2): no `with device:`; the header is
+  always removed afterwards, so nothing later leaks into an abandoned transaction (B13).
+- Empty collections read as [] (B4).
+- Every HTTP exchange is counted once by a response hook: `requests[(method, status)]`.
+
+Not thread-safe (bigrest keeps transaction state on the shared session, B11): the reconciler
+calls it from one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from bigrest.bigip import BIGIP
+from bigrest.common.exceptions import RESTAPIError
+
+from controller import model
+from controller.errors import (
+    BigipAuthError,
+    BigipConflict,
+    BigipError,
+    BigipInUse,
+    BigipNotFound,
+    BigipRejected,
+    BigipRetryable,
+    ConfigError,
+)
+from controller.plan import Change
+from controller.settings import BigipSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+Observer = Callable[[str, int, float], None]
+
+LOGIN_PATH = "/mgmt/shared/authn/login"
+TOKENS_PATH = "/mgmt/shared/authz/tokens"
+TRANSACTION_PATH = "/mgmt/tm/transaction"
+AUTH_HEADER = "X-F5-Auth-Token"
+TRANSACTION_HEADER = "X-F5-REST-Coordination-Id"
+
+# mcpd codes that mean "still referenced by something else".
+IN_USE_CODES = frozenset({"01070265", "01070110", "01070320"})
+
+# A token is replaced when less than this share of its lifetime remains (at most 60 s), so a
+# run never starts with a token that dies half-way through its transaction.
+REFRESH_SHARE = 0.1
+REFRESH_MAX_SECONDS = 60.0
+
+_PARTITION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_MCPD_CODE_RE = re.compile(r"\b([0-9a-fA-F]{8}):\d+:")
+_RESTAPIERROR_RE = re.compile(r"Status:\n(\d{3})\n(?:Response Body:\n(.*))?", re.DOTALL)
+
+
+class _Device(BIGIP):  # type: ignore[misc]
+    """bigrest's BIGIP without the network call its constructor makes.
+
+    The client configures TLS, proxies and auth on the session first and logs in itself.
+    """
+
+    def _connect(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed exchange said: HTTP status (0 = no response), message, mcpd code."""
+
+    status: int
+    message: str
+    code: str = ""
+
+
+def parse_restapi_error(text: str) -> Failure:
+    """RESTAPIError's only payload is its text: '\\nStatus:\\n404\\nResponse Body:\\n{...}'."""
+    found = _RESTAPIERROR_RE.search(text)
+    if not found:
+        return Failure(0, text.strip())
+    status = int(found.group(1))
+    body = (found.group(2) or "").strip()
+    return Failure(status, *_message_and_code(body))
+
+
+def _message_and_code(body: str) -> tuple[str, str]:
+    message = body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "message" in data:
+        message = str(data["message"])
+    elif "<" in body:
+        # HTML error pages (httpd 401, "Configuration Utility restarting"): keep the title.
+        title = re.search(r"<title>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
+        message = " ".join((title.group(1) if title else body).split())
+    found = _MCPD_CODE_RE.search(message)
+    return message[:500], found.group(1).lower() if found else ""
+
+
+def classify(failure: Failure, method: str, path: str, what: str) -> BigipError:
+    """The project's error for a failed exchange; the message names the object (`what`)."""
+    status, message, code = failure.status, failure.message, failure.code
+    text = (
+        f"{what}: {method} {path} -> HTTP {status}: {message}" if status else f"{what}: {message}"
+    )
+    cls: type[BigipError]
+    if status == 0 or status >= 500:
+        cls = BigipRetryable
+    elif status == 401 or "maximum active login tokens" in message:
+        cls = BigipAuthError
+    elif status == 404 and "not registered" in message:
+        # restjavad (re)starting: the URI space comes back once it is up.
+        cls = BigipRetryable
+    elif status == 404:
+        cls = BigipNotFound
+    elif status == 409:
+        cls = BigipConflict
+    elif code in IN_USE_CODES:
+        cls = BigipInUse
+    else:
+        cls = BigipRejected
+    return cls(text, status=status, code=code, method=method, path=path)
+
+
+def _token_gone(failure: Failure) -> bool:
+    message = failure.message.lower()
+    return failure.status == 401 and ("expired" in message or "does not exist" in message)
+
+
+def _device_address(url: str) -> str:
+    """'https://host[:port][/]' -> 'host[:port]' (bigrest builds https://{device}{path})."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ConfigError(f"bigip-url: must be https://HOST[:PORT], got {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"bigip-url: must not carry a path or query, got {url!r}")
+    if "@" in parts.netloc:
+        raise ConfigError("bigip-url: credentials belong in the username/password settings")
+    return parts.netloc
+
+
+def _check_partition(partition: str) -> None:
+    if not _PARTITION_RE.match(partition):
+        raise ConfigError(f"partition: {partition!r} is not a valid BIG-IP partition name")
+
+
+class BigipClient:
+    """One authenticated iControl REST session for the whole process."""
+
+    def __init__(self, settings: BigipSettings, *, observer: Observer | None = None) -> None:
+        self._settings = settings
+        self._observer = observer
+        self.requests: Counter[tuple[str, int]] = Counter()
+        self._token = ""
+        self._token_deadline = 0.0  # time.monotonic() when the token expires
+        self._token_lifetime = 0.0
+        self._device = self._make_device(settings)
+
+    # ----------------------------------------------------------------------- session set-up
+
+    def _make_device(self, settings: BigipSettings) -> _Device:
+        address = _device_address(settings.url)
+        # No username/password: bigrest never holds the password and never sends basic auth.
+        device = _Device(address, session_verify=True, timeout=settings.timeout)
+        session: requests.Session = device.session
+        session.auth = None
+        # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify unless
+        # trust_env is off (B5); the settings must win.
+        session.trust_env = False
+        session.verify = self._verify_setting(settings)
+        session.proxies.update(requests.utils.get_environ_proxies(settings.url))
+        session.hooks["response"].append(self._on_response)
+        if settings.insecure:
+            log.warning("TLS verification of %s is OFF (insecure); use only in labs", address)
+        return device
+
+    @staticmethod
+    def _verify_setting(settings: BigipSettings) -> bool | str:
+        if settings.insecure:
+            return False
+        if settings.ca_file:
+            if not os.path.isfile(settings.ca_file):
+                raise ConfigError(f"bigip-ca-file: {settings.ca_file!r} does not exist")
+            return settings.ca_file
+        # What requests would have used with trust_env on; else its own CA bundle.
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        method = str(response.request.method or "")
+        self._record(method, response.status_code, response.elapsed.total_seconds())
+
+    def _record(self, method: str, status: int, seconds: float) -> None:
+        self.requests[(method, status)] += 1
+        if self._observer is not None:
+            try:
+                self._observer(method, status, seconds)
+            except Exception:  # a metrics bug must not break a sync
+                log.exception("request observer failed")
+
+    # ----------------------------------------------------------------------- auth
+
+    def login(self) -> None:
+        """Log in and keep the token. A token held before is deleted on the device."""
+        old = self._token
+        body = {
+            "username": self._settings.username,
+            "password": self._settings.password,
+            "loginProviderName": "tmos",
+        }
+        what = f"login as {self._settings.username!r}"
+        data = self._raw("POST", LOGIN_PATH, what, json_body=body, with_token=False)
+        try:
+            token = str(data["token"]["token"])
+            lifetime = float(data["token"].get("timeout", 1200))
+        except (KeyError, TypeError, ValueError):
+            raise BigipRetryable(
+                f"{what}: the login reply carries no token", method="POST", path=LOGIN_PATH
+            ) from None
+        self._token = token
+        self._token_lifetime = lifetime
+        self._token_deadline = time.monotonic() + lifetime
+        self._device.session.headers[AUTH_HEADER] = token
+        log.info("logged in to %s as %s", self._device.device, self._settings.username)
+        if old:
+            self._delete_token(old)
+
+    def close(self) -> None:
+        """Delete the token on the device and close the session. Safe to call twice."""
+        if self._token:
+            self._delete_token(self._token)
+            self._token = ""
+            self._device.session.headers.pop(AUTH_HEADER, None)
+        self._device.session.close()
+
+    def __enter__(self) -> BigipClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _delete_token(self, token: str) -> None:
+        # The path is logged and put in errors with the token masked: a token is a credential.
+        try:
+            self._raw(
+                "DELETE",
+                f"{TOKENS_PATH}/{token}",
+                "delete the previous token",
+                shown_path=f"{TOKENS_PATH}/<token>",
+            )
+        except BigipError as exc:
+            # It expires on its own; a failed logout must not fail the caller.
+            log.warning("could not delete a token on the device: %s", exc)
+
+    def _ensure_token(self) -> None:
+        if not self._token:
+            self.login()
+            return
+        margin = min(REFRESH_MAX_SECONDS, self._token_lifetime * REFRESH_SHARE)
+        if time.monotonic() >= self._token_deadline - margin:
+            log.info("token expires soon; logging in again")
+            self.login()
+
+    def _raw(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        with_token: bool = True,
+        shown_path: str = "",
+    ) -> Any:
+        """Auth plumbing outside bigrest: never inside a transaction, basic auth only to log in."""
+        session: requests.Session = self._device.session
+        headers: dict[str, str | None] = {TRANSACTION_HEADER: None}
+        auth = None
+        if not with_token:
+            headers[AUTH_HEADER] = None
+            auth = (self._settings.username, self._settings.password)
+        url = f"https://{self._device.device}{path}"
+        shown = shown_path or path
+        started = time.monotonic()
+        try:
+            response = session.request(
+                method,
+                url,
+                json=json_body,
+                headers=headers,  # type: ignore[arg-type]  # None removes a session header
+                auth=auth,
+                timeout=self._settings.timeout,
+            )
+        except requests.RequestException as exc:
+            self._record(method, 0, time.monotonic() - started)
+            raise self._connection_error(exc, method, shown, what) from None
+        if response.status_code != 200:
+            failure = Failure(response.status_code, *_message_and_code(response.text))
+            raise classify(self._redact(failure), method, shown, what)
+        return response.json() if response.content else None
+
+    def _redact(self, failure: Failure) -> Failure:
+        """Devices echo request bodies in some errors; the password must never get out."""
+        message = failure.message
+        for secret in (self._settings.password, self._token):
+            if secret:
+                message = message.replace(secret, "***")
+        return Failure(failure.status, message, failure.code)
+
+    def _connection_error(
+        self, exc: requests.RequestException, method: str, path: str, what: str
+    ) -> BigipRetryable:
+        if isinstance(exc, requests.exceptions.SSLError):
+            reason = "TLS verification failed (is bigip-ca-file the CA that signed the device?)"
+        elif isinstance(exc, requests.Timeout):
+            reason = f"no answer within {self._settings.timeout:g} s"
+        elif isinstance(exc, requests.ConnectionError):
+            reason = "connection failed"
+        else:
+            reason = "request failed"
+        text = f"{what}: {method} {path}: {reason}: {type(exc).__name__}"
+        return BigipRetryable(text, status=0, method=method, path=path)
+
+    # ----------------------------------------------------------------------- calls
+
+    def _call(self, method: str, path: str, what: str, action: Callable[[], T]) -> T:
+        """Run one bigrest call (one HTTP exchange): classify errors, re-login once on a dead
+        token."""
+        self._ensure_token()
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                return action()
+            except RESTAPIError as exc:
+                failure = self._redact(parse_restapi_error(str(exc)))
+                if attempt == 1 and _token_gone(failure):
+                    log.info("token rejected (%s); logging in again", failure.message)
+                    self._token = ""  # dead already: nothing to delete
+                    self.login()
+                    continue
+                raise classify(failure, method, path, what) from None
+            except requests.RequestException as exc:
+                self._record(method, 0, time.monotonic() - started)
+                raise self._connection_error(exc, method, path, what) from None
+            except ValueError as exc:  # a 200 whose body is not JSON
+                raise BigipRetryable(
+                    f"{what}: {method} {path}: reply is not JSON", method=method, path=path
+                ) from exc
+        raise AssertionError("unreachable")
+
+    def _load(self, path: str, what: str) -> Any:
+        return self._call("GET", path, what, lambda: self._device.load(path))
+
+    def ping(self) -> None:
+        """One cheap authenticated GET; raises a BigipError subclass when the device is not
+        usable."""
+        path = "/mgmt/shared/echo-query"
+        self._call("GET", path, "ping", lambda: self._device.load(path))
+
+    def ensure_partition(self, partition: str) -> None:
+        """Create the partition when it is missing (one GET when it exists)."""
+        _check_partition(partition)
+        path = f"/mgmt/tm/auth/partition/{partition}"
+        what = f"partition {partition}"
+        try:
+            self._call("GET", path, what, lambda: self._device.load(path))
+            return
+        except BigipNotFound:
+            pass
+        self._call(
+            "POST",
+            "/mgmt/tm/auth/partition",
+            what,
+            lambda: self._device.create("/mgmt/tm/auth/partition", {"name": partition}),
+        )
+        log.info("created partition %s", partition)
+
+    def read(self, partition: str, collections: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every item of `partition` in each collection, subcollections expanded: one GET per
+        collection however many objects there are."""
+        _check_partition(partition)
+        result: dict[str, list[dict[str, Any]]] = {}
+        for collection in collections:
+            if collection not in model.COLLECTIONS:
+                known = ", ".join(sorted(model.COLLECTIONS))
+                raise ValueError(f"read: unknown collection {collection!r} (known: {known})")
+            path = (
+                f"/mgmt/tm/{collection}?$filter=partition+eq+{partition}&expandSubcollections=true"
+            )
+            what = f"read {collection} in partition {partition}"
+            loaded = self._load(path, what)
+            # An empty collection has no "items": bigrest returns the collection itself (B4).
+            items = loaded if isinstance(loaded, list) else []
+            result[collection] = [dict(item.properties) for item in items]
+        return result
+
+    # ----------------------------------------------------------------------- writes
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Write `changes` (already ordered) atomically: one transaction of N commands costs
+        N + 2 requests; a single change is sent on its own."""
+        if not changes:
+            return
+        if len(changes) == 1:
+            self._send(changes[0])
+            return
+        self._ensure_token()
+        trans_id = self._call(
+            "POST",
+            TRANSACTION_PATH,
+            f"start a transaction of {len(changes)} changes",
+            lambda: self._device.transaction_create(),
+        ).properties["transId"]
+        try:
+            for change in changes:
+                self._send(change)
+        except BaseException:
+            # Never commit a half-built transaction (B2). The device drops it after its
+            # timeout anyway; deleting it only frees it sooner.
+            self._device.session.headers.pop(TRANSACTION_HEADER, None)
+            self._abandon(trans_id)
+            raise
+        # The commit itself must go without the header. Not bigrest's transaction_commit():
+        # it pops the header first, so a retry after a re-login would fail on a KeyError.
+        self._device.session.headers.pop(TRANSACTION_HEADER, None)
+        path = f"{TRANSACTION_PATH}/{trans_id}"
+        what = f"commit a transaction of {len(changes)} changes ({_summary(changes)})"
+        reply = self._call(
+            "PATCH", path, what, lambda: self._device.modify(path, {"state": "VALIDATING"})
+        )
+        state = str(reply.properties.get("state", ""))
+        if state != "COMPLETED":
+            # A 200 that did not complete: FAILED carries the mcpd reason; anything else
+            # (still validating) is not something this synchronous client waits for.
+            reason = str(reply.properties.get("failureReason", ""))
+            failure = Failure(400, f"transaction {state}: {reason}", _message_and_code(reason)[1])
+            if state == "FAILED":
+                raise classify(failure, "PATCH", path, what)
+            raise BigipRetryable(
+                f"{what}: transaction left in state {state!r}", 200, "", "PATCH", path
+            )
+
+    def _abandon(self, trans_id: Any) -> None:
+        try:
+            self._raw("DELETE", f"{TRANSACTION_PATH}/{trans_id}", "abandon a transaction")
+        except BigipError as exc:
+            log.debug("could not delete abandoned transaction %s: %s", trans_id, exc)
+
+    def _send(self, change: Change) -> None:
+        obj = change.obj
+        what = change.describe()
+        if change.action == "create":
+            path, body = model.collection_url(obj), model.to_icontrol(obj)
+            self._call("POST", path, what, lambda: self._device.create(path, body))
+        elif change.action == "update":
+            path = model.item_url(obj)
+            body = {
+                k: v for k, v in model.to_icontrol(obj).items() if k not in ("name", "partition")
+            }
+            self._call("PATCH", path, what, lambda: self._device.modify(path, body))
+        elif change.action == "delete":
+            path = model.item_url(obj)
+            self._call("DELETE", path, what, lambda: self._device.delete(path))
+        else:
+            raise ValueError(f"{what}: unknown action {change.action!r}")
+
+
+def _summary(changes: Sequence[Change], limit: int = 3) -> str:
+    shown = "; ".join(c.describe() for c in changes[:limit])
+    more = len(changes) - limit
+    return f"{shown}; and {more} more" if more > 0 else shown
