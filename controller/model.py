@@ -12,7 +12,7 @@ Ownership: every object the controller creates carries an owner marker in `descr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -563,7 +563,9 @@ COLLECTIONS: dict[str, Parser] = {
 }
 
 
-def objects_from_collections(collections: Mapping[str, list[Mapping[str, Any]]]) -> list[Any]:
+def objects_from_collections(
+    collections: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> list[Any]:
     """{collection: [item JSON, ...]} as read from the device -> model objects."""
     objects: list[Any] = []
     for collection, items in collections.items():
