@@ -111,8 +111,9 @@ def _message_and_code(body: str) -> tuple[str, str]:
         data = json.loads(body)
     except ValueError:
         data = None
-    if isinstance(data, dict) and "message" in data:
-        message = str(data["message"])
+    if isinstance(data, dict) and ("message" in data or "response" in data):
+        # mcpd/restjavad errors say "message"; AS3 task results carry mcpd's text in "response".
+        message = str(data.get("message") or data.get("response"))
     elif "<" in body:
         # HTML error pages (httpd 401, "Configuration Utility restarting"): keep the title.
         title = re.search(r"<title>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
@@ -402,10 +403,12 @@ class BigipClient:
         collection however many objects there are."""
         _check_partition(partition)
         result: dict[str, list[dict[str, Any]]] = {}
-        for collection in collections:
+        wanted = list(collections)
+        for collection in wanted:
             if collection not in model.COLLECTIONS:
                 known = ", ".join(sorted(model.COLLECTIONS))
                 raise ValueError(f"read: unknown collection {collection!r} (known: {known})")
+        for collection in wanted:
             path = (
                 f"/mgmt/tm/{collection}?$filter=partition+eq+{partition}&expandSubcollections=true"
             )
