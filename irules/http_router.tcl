@@ -41,11 +41,14 @@ when HTTP_REQUEST {
             return
         }
 
-        # A container host: exactly "ADDR PORT" with a numeric port. split, not list commands,
-        # so that a malformed value can never raise a Tcl error and reset the connection.
+        # A container host: exactly "ADDR PORT". Checked word by word (split, not list commands)
+        # so that a malformed value falls through instead of a Tcl error resetting the client.
         set endpoint [split [string trim [class lookup $host $endpoints_dg]] " "]
-        if {[llength $endpoint] == 2 && [string is digit -strict [lindex $endpoint 1]]} {
-            node [lindex $endpoint 0] [lindex $endpoint 1]
+        set addr [lindex $endpoint 0]
+        set port [lindex $endpoint 1]
+        if {[llength $endpoint] == 2 && [string is digit -strict $port] && $port <= 65535
+                && [regexp {^[0-9]{1,3}(\.[0-9]{1,3}){3}$|^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$} $addr]} {
+            node $addr $port
             return
         }
     }
