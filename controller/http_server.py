@@ -181,8 +181,9 @@ class HttpServer:
 
     def __init__(self, server: _Server) -> None:
         self._server = server
+        # A short poll interval makes stop() return promptly (shutdown waits for one poll).
         self._thread = threading.Thread(
-            target=server.serve_forever, name="http-server", daemon=True
+            target=server.serve_forever, args=(0.05,), name="http-server", daemon=True
         )
         self._thread.start()
 
