@@ -10,6 +10,8 @@
 # The upper-case words between at-signs are settings the controller fills in before upload.
 
 when DNS_REQUEST {
+    # Names go through variables: with a literal name the BIG-IP would insist, when the rule is
+    # saved, that the data group already exists, and the controller creates iRules first.
     set endpoints_dg @ENDPOINTS_DG@
     # Lower case, no leading or trailing dot; empty when no suffix is configured.
     set suffix @DNS_SUFFIX@

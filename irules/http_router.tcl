@@ -8,6 +8,8 @@
 # The upper-case words between at-signs are settings the controller fills in before upload.
 
 when HTTP_REQUEST {
+    # Names go through variables: with a literal name the BIG-IP would insist, when the rule is
+    # saved, that the data group already exists, and the controller creates iRules first.
     set hosts_dg @HOSTS_DG@
     set endpoints_dg @ENDPOINTS_DG@
     # Empty: answer 404; otherwise the full path of the pool that takes unknown hosts.

@@ -213,3 +213,29 @@ def test_installed_package_carries_the_irules(tmp_path: Path) -> None:
     ).stdout.split("\n")
     assert out[0] == str(installed)
     assert out[1] == str(sorted(IRULE_NAMES))
+
+
+# Commands and syntax newer than Tcl 8.4, which BIG-IP's iRule interpreter is based on: the
+# interpreter these tests use (8.6) would accept them, a device would not.
+NEWER_THAN_TCL_8_4 = (
+    "{*}",
+    " in ",
+    " ni ",
+    "lassign",
+    "dict ",
+    "apply",
+    "lmap",
+    "try ",
+    "coroutine",
+)
+
+
+@pytest.mark.parametrize("name", IRULE_NAMES)
+def test_irules_stay_within_tcl_8_4(name: str) -> None:
+    code = "\n".join(
+        line
+        for line in load_irules(Settings())[name].split("\n")
+        if not line.lstrip().startswith("#")
+    )
+    for token in NEWER_THAN_TCL_8_4:
+        assert token not in code, f"{name} uses {token.strip()!r}"
