@@ -410,3 +410,21 @@ def test_resolver_never_raises_on_any_name(name: str, qtype: str) -> None:
         )
     result = _RUNNERS[key].dns(name, qtype)
     assert result.returned and result.rcode in ("NOERROR", "NXDOMAIN")
+
+
+def test_shim_class_match_and_search_follow_the_f5_operand_order() -> None:
+    # class match applies the operator to the item against each key; class search the reverse.
+    rule = """when HTTP_REQUEST {
+        set dg /docker/hosts
+        log [class match -- [HTTP::host] starts_with $dg]
+        log [class match -value [HTTP::host] starts_with $dg]
+        log [class search -name -- $dg starts_with [HTTP::host]]
+        log [class match [HTTP::host] equals $dg]
+        log [class size $dg]
+        HTTP::respond 200
+    }"""
+    run = IRuleRunner(rule, handmade({"www": "/docker/w", "api.example": "/docker/a"}, {}))
+    run.http("www.example.com")
+    assert run.logs() == ("1", "/docker/w", "", "0", "2")
+    run.http("api")
+    assert run.logs() == ("0", "", "api.example", "0", "2")
