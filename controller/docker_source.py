@@ -281,15 +281,21 @@ class DockerSource:
 
     # ------------------------------------------------------------------ events
 
-    def events(self, stop: threading.Event) -> Iterator[DockerEvent]:
+    def events(self, stop: threading.Event, since: float | None = None) -> Iterator[DockerEvent]:
         """Engine events that can change a workload, until `stop` is set.
 
-        Raises DockerUnavailable when the stream cannot be opened or breaks; returns (within
-        about 50 ms) once `stop` is set, by shutting the stream's socket from a helper thread.
+        `since` (Unix seconds) replays the engine's recent events from that time first, so a
+        caller that reconnects (or a test) misses nothing in between. Raises DockerUnavailable
+        when the stream cannot be opened or breaks; returns (within about 50 ms) once `stop`
+        is set, by shutting the stream's socket from a helper thread.
         """
         api = self.api
         filters = {"type": list(EVENT_TYPES), "event": list(EVENT_ACTIONS)}
-        stream = self._call("event stream", lambda: api.events(decode=True, filters=filters))
+        # The API takes fractional seconds as a string ("1700000000.123456789").
+        start = None if since is None else f"{since:.9f}"
+        stream = self._call(
+            "event stream", lambda: api.events(since=start, decode=True, filters=filters)
+        )
         done = threading.Event()
 
         def close_when_stopped() -> None:
