@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures_bigip",
     "tests.fixtures_docker",
     "tests.fixtures_adapter",
+    "tests.fixtures_prometheus",
 ]
