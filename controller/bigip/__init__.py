@@ -1,0 +1,1 @@
+"""BIG-IP side: the bigrest adapter and the iControl REST simulator."""
