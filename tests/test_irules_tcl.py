@@ -95,12 +95,17 @@ BASE = Settings(
 
 def desired_setup(config: Settings) -> tuple[dict[str, str], list[DataGroup], list[str]]:
     """(iRule texts, data groups, pool paths) as the controller would put them on a BIG-IP."""
-    build_desired = pytest.importorskip("controller.desired").build_desired  # TEMP until it lands
+    from controller.desired import build_desired
 
     texts = load_irules(config)
     desired = build_desired(WORKLOADS, config, texts)
     assert desired.problems == (), desired.problems
     groups = [obj for obj in desired.objects if isinstance(obj, DataGroup)]
+    # The names docs-irules.md documents; the rules reach them through load_irules' placeholders.
+    assert sorted(full_path(g.partition, g.name) for g in groups) == [
+        f"/{config.partition}/endpoints",
+        f"/{config.partition}/hosts",
+    ]
     pools = [full_path(obj.partition, obj.name) for obj in desired.objects if isinstance(obj, Pool)]
     return texts, groups, pools
 
@@ -160,6 +165,9 @@ HTTP_CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("www-1.example.com", "/", node("172.20.0.11", 80)),
     ("WWW-2.example.com:8080", "/a/b", node("172.20.0.12", 80)),
     ("v6-1.example.com", "/", node("fd00:20::5", 80)),
+    # api, apiv1 and docs all serve api.example.com: their slot-1 container host is ambiguous,
+    # so desired writes none and the router must not guess
+    ("api-1.example.com", "/", not_found()),
     # unknown: the 404 fallback
     ("unknown.example.com", "/", not_found()),
     ("", "/", not_found()),
@@ -218,6 +226,7 @@ DNS_CASES: list[tuple[str, str, DnsResult]] = [
     ("www-2.example.com", "A", answered("www-2.example.com. 30 IN A 172.20.0.12")),
     ("WWW-2.Example.COM.", "A", answered("WWW-2.Example.COM. 30 IN A 172.20.0.12")),
     ("shop-www-2.example.com", "A", answered("shop-www-2.example.com. 30 IN A 172.20.0.12")),
+    ("api-1.example.com", "A", answered("api-1.example.com. 30 IN A 172.20.0.21")),
     # workload names: the virtual server that serves them
     ("www", "A", answered(f"www. 30 IN A {HTTP_VS}")),
     ("shop-www", "A", answered(f"shop-www. 30 IN A {HTTP_VS}")),
@@ -428,3 +437,45 @@ def test_shim_class_match_and_search_follow_the_f5_operand_order() -> None:
     assert run.logs() == ("1", "/docker/w", "", "0", "2")
     run.http("api")
     assert run.logs() == ("0", "", "api.example", "0", "2")
+
+
+def test_the_worked_example_of_docs_irules_md() -> None:
+    workloads = (
+        compose(
+            "shop",
+            "www",
+            {"f5.hostname": "www.example.com", "f5.port": "80"},
+            "172.20.0.11",
+            "172.20.0.12",
+        ),
+        compose(
+            "shop",
+            "api",
+            {"f5.hostname": "www.example.com", "f5.path": "/api", "f5.port": "8080"},
+            "172.20.0.21",
+        ),
+    )
+    from controller.desired import build_desired
+
+    texts = load_irules(BASE)
+    desired = build_desired(workloads, BASE, texts)
+    assert desired.problems == ()
+    groups = {obj.name: obj for obj in desired.objects if isinstance(obj, DataGroup)}
+    assert groups["hosts"].records == (
+        ("www.example.com", "/docker/shop_www_default"),
+        ("www.example.com/api", "/docker/shop_api_default"),
+    )
+    endpoints = dict(groups["endpoints"].records)
+    assert "www-1.example.com" not in endpoints
+    assert {key: endpoints[key] for key in ("www-2.example.com", "www-1", "api-1", "www")} == {
+        "www-2.example.com": "172.20.0.12 80",
+        "www-1": "172.20.0.11",
+        "api-1": "172.20.0.21",
+        "www": HTTP_VS,
+    }
+    http = IRuleRunner(texts["http_router"], groups.values())
+    assert http.http("www.example.com", "/api/orders") == pool("shop_api_default")
+    assert http.http("www.example.com", "/") == pool("shop_www_default")
+    assert http.http("www-2.example.com") == node("172.20.0.12", 80)
+    dns = IRuleRunner(texts["dns_resolver"], groups.values())
+    assert dns.dns("www-1.example.com") == answered("www-1.example.com. 30 IN A 172.20.0.11")
