@@ -317,15 +317,16 @@ class DockerLab:
         replicas: int | None = 1,
         global_mode: bool = False,
         target_ports: tuple[int, ...] = (),
+        publish_mode: str = "ingress",
         **kwargs: Any,
     ) -> Any:
-        """A Swarm service `<prefix>-<suffix>`; target ports are published on the routing mesh
-        with engine-assigned published ports (no clash between parallel tests)."""
+        """A Swarm service `<prefix>-<suffix>`; target ports are published (routing mesh, or
+        `publish_mode="host"`) on ports the engine assigns, so parallel tests never clash."""
         mode = docker.types.ServiceMode(
             "global" if global_mode else "replicated", replicas=None if global_mode else replicas
         )
         ports = [
-            {"TargetPort": p, "Protocol": "tcp", "PublishMode": "ingress"} for p in target_ports
+            {"TargetPort": p, "Protocol": "tcp", "PublishMode": publish_mode} for p in target_ports
         ]
         return self.client.services.create(
             image,
@@ -384,12 +385,21 @@ class DockerLab:
                 if self.owns(service.name):
                     with contextlib.suppress(docker.errors.NotFound):
                         service.remove()
-        for container in self._containers():
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True, v=True)
-        # Swarm removes task containers and then detaches them from networks asynchronously.
-        with contextlib.suppress(AssertionError):
-            wait_until(lambda: not self._containers(), timeout=30, what="containers to go")
+        # Swarm may still be creating a task container of a service removed a moment ago, and
+        # removes task containers itself asynchronously: sweep until the prefix stays clear.
+        deadline, clear_since = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            found = self._containers()
+            for container in found:
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    container.remove(force=True, v=True)
+            if found:
+                clear_since = None
+            elif clear_since is None:
+                clear_since = time.monotonic()
+            elif time.monotonic() - clear_since > 0.5:
+                break
+            time.sleep(0.1)
         for _ in range(50):
             left = [n for n in self.client.networks.list() if self.owns(n.name)]
             for network in left:

@@ -218,7 +218,14 @@ services:
 
 
 def test_swarm_global_service(docker_lab: DockerLab, swarm: Swarm, busybox_image: str) -> None:
-    docker_lab.service(busybox_image, "edge", labels={"f5.enable": "true"}, global_mode=True)
+    docker_lab.service(
+        busybox_image,
+        "edge",
+        labels={"f5.enable": "true"},
+        global_mode=True,
+        target_ports=(80,),
+        publish_mode="host",
+    )
     full_name = docker_lab.name("edge")
     workload = wait_until(
         lambda: (
@@ -230,9 +237,18 @@ def test_swarm_global_service(docker_lab: DockerLab, swarm: Swarm, busybox_image
     )
     hostname = docker_lab.client.info()["Name"]
     assert (workload.namespace, workload.name) == ("", full_name)
-    assert workload.published_ports == ()
     (instance,) = workload.instances
     assert (instance.name, instance.slot, instance.node) == (f"{full_name}-{hostname}", 0, hostname)
+    # Host mode: the port is bound on the node running the task, reported per instance.
+    (task,) = [
+        t
+        for t in docker_lab.api.tasks(filters={"service": full_name})
+        if t["Status"]["State"] == "running"
+    ]
+    # The engine lists the binding once per address family; one port for the BIG-IP.
+    (published,) = {p["PublishedPort"] for p in task["Status"]["PortStatus"]["Ports"]}
+    assert instance.published_ports == (PublishedPort(80, published, "tcp", "host"),)
+    assert published > 0
     assert workload.exposed_ports == ((80, "tcp"),)  # from the local container's image
 
 
