@@ -97,7 +97,13 @@ class Faults:
         drop: bool = False,
         times: int | None = None,
         headers: dict[str, str] | None = None,
+        path: str | None = None,
     ) -> Fault:
+        """`path_regex` is searched in the URL path (no query); `path` is an alias of it."""
+        if path is not None:
+            if path_regex is not None:
+                raise ValueError("give path_regex or path, not both")
+            path_regex = path
         if path_regex is not None:
             re.compile(path_regex)  # a bad pattern fails here, not on some later request
         if times is not None and times < 1:
@@ -370,10 +376,25 @@ class Simulator:
             _, out = self.store.handle("POST", f"/mgmt/tm/{collection.strip('/')}", {}, "", body)
             return dict(out)
 
-    def token_count(self, user: str | None = None) -> int:
+    def live_tokens(self, user: str | None = None) -> int:
+        """How many unexpired tokens exist (for `user`, or for everybody)."""
         with self.lock:
             self._expire_tokens()
             return sum(1 for t in self._tokens.values() if user in (None, t["userName"]))
+
+    token_count = live_tokens
+
+    def expire_tokens(self) -> None:
+        """Every live token runs out now (the next use gets 401 "has expired")."""
+        with self.lock:
+            for token in self._tokens.values():
+                token["_expires"] = self.now()
+            self._expire_tokens()
+
+    def revoke_tokens(self) -> None:
+        """Forget every token, as a restjavad restart does (401 "does not exist")."""
+        with self.lock:
+            self._tokens.clear()
 
     # ------------------------------------------------------------------ persistence
 
