@@ -47,6 +47,7 @@ HEALTH_IMAGE = "bigip-ctlr-test/httpd:health"
 BUSYBOX = Path("/bin/busybox")
 LAB_LABEL = "bigip-ctlr-test.lab"
 USERS_DIR = Path(tempfile.gettempdir()) / "bigip-ctlr-test-users"
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}  # dockerd processes started by this session
 
 
 def wait_until(check: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
@@ -134,15 +135,32 @@ def docker_engine() -> Iterator[DockerEngine]:
         (USERS_DIR / "dockerd" / str(os.getpid())).unlink(missing_ok=True)
         return
 
+    if not url.startswith("unix://"):
+        pytest.fail(f"no Docker engine answers at {url}, and only a local one can be started")
+    engine = start_dockerd(url)
+    _register("dockerd")
+    try:
+        yield engine
+    finally:
+        engine.client.close()
+        (USERS_DIR / "dockerd" / str(os.getpid())).unlink(missing_ok=True)
+        # Another live session still using it keeps it running (and then it outlives us):
+        # stopping an engine under someone's tests is worse than leaving one behind.
+        if not _others_alive("dockerd"):
+            stop_dockerd(engine)
+
+
+def start_dockerd(
+    url: str, extra_args: tuple[str, ...] = (), command_prefix: tuple[str, ...] = ()
+) -> DockerEngine:
+    """Start `[command_prefix] dockerd --host URL [extra_args]`, logging to a temp file; wait
+    until it answers. `command_prefix` must exec dockerd (same PID), e.g. `unshare --net`."""
     dockerd = shutil.which("dockerd")
-    if dockerd is None or not url.startswith("unix://"):
-        pytest.fail(
-            f"no Docker engine answers at {url} and dockerd cannot be started here "
-            "(run scripts/install-test-deps as root)"
-        )
+    if dockerd is None:
+        pytest.fail("dockerd is not installed (run scripts/install-test-deps as root)")
     log_fd, log_name = tempfile.mkstemp(prefix="dockerd-test-", suffix=".log")
     process = subprocess.Popen(
-        [dockerd, "--host", url],
+        [*command_prefix, dockerd, "--host", url, *extra_args],
         stdout=log_fd,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # a Ctrl-C of pytest must not kill the engine mid-cleanup
@@ -158,21 +176,22 @@ def docker_engine() -> Iterator[DockerEngine]:
         process.kill()
         process.wait()
         raise
-    _register("dockerd")
-    engine = DockerEngine(url, client, started_pid=process.pid, log_file=log_name)
+    _STARTED[process.pid] = process
+    return DockerEngine(url, client, started_pid=process.pid, log_file=log_name)
+
+
+def stop_dockerd(engine: DockerEngine) -> int:
+    """Stop a dockerd that start_dockerd started, by its PID; return its exit status."""
+    process = _STARTED.pop(engine.started_pid)
+    engine.client.close()
+    process.terminate()  # dockerd stops its containers and its managed containerd on SIGTERM
     try:
-        yield engine
-    finally:
-        client.close()
-        (USERS_DIR / "dockerd" / str(os.getpid())).unlink(missing_ok=True)
-        if not _others_alive("dockerd"):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            os.unlink(log_name)
+        status = process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        status = process.wait()
+    os.unlink(engine.log_file)
+    return status
 
 
 # --------------------------------------------------------------------------- swarm
