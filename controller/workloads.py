@@ -238,7 +238,8 @@ def _container_number(attrs: Attrs, labels: Mapping[str, str]) -> int:
 
 
 def _sort_instances(instances: Iterable[Instance]) -> tuple[Instance, ...]:
-    return tuple(sorted(instances, key=lambda i: (i.slot, i.node, i.name, i.container_id)))
+    # repr breaks the remaining ties (two tasks of one slot during an update): total order.
+    return tuple(sorted(instances, key=lambda i: (i.slot, i.node, i.name, i.container_id, repr(i))))
 
 
 def compose_workloads(

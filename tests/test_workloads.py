@@ -484,6 +484,26 @@ def test_swarm_task_on_an_unknown_node_and_network_details_from_the_networks_lis
     )
 
 
+@given(st.permutations(range(5)), st.permutations(range(3)))
+def test_swarm_result_does_not_depend_on_listing_order(
+    task_order: list[int], node_order: list[int]
+) -> None:
+    services = [service(), service(name="edge", labels={"f5.x": "1"}, mode={"Global": {}})]
+    tasks = [
+        task(2, node="n2", address="10.0.1.6/24"),
+        task(1),
+        task(1, state="running", desired="shutdown", task_id="old"),
+        task(None, node="n1", service_name="edge"),
+        task(None, node="n3", service_name="edge"),
+    ]
+    expected = swarm_workloads(services, tasks, NODES)
+    shuffled = swarm_workloads(
+        services[::-1], [tasks[i] for i in task_order], [NODES[i] for i in node_order]
+    )
+    assert shuffled == expected
+    assert [len(w.instances) for w in expected] == [2, 3]
+
+
 # --------------------------------------------------------------------------- source helpers
 
 
