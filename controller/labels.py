@@ -188,7 +188,7 @@ def decode(
         # Not opted in: the route keys are ignored, but a misspelt key (f5.enabled=true is the
         # classic) is still reported, or the operator would wait forever for a route.
         return (), _sorted(errors)
-    if not by_route:
+    if not by_route and not errors:
         fail("", "f5.enable=true but no route: set f5.hostname (and f5.port) or f5.ROUTE.KEY")
 
     routes = []
