@@ -8,7 +8,10 @@ bigrest BIGIP logged in with basic auth, `bigrest_token_device` one using a toke
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +95,41 @@ def simulator_gtm(simulator: Simulator) -> Simulator:
     """A simulator with data center dc1 and GTM server bigip1 serving /docker/www_vs."""
     seed_gtm(simulator)
     return simulator
+
+
+# --------------------------------------------------------------------------- helpers
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "bigip"
+
+
+def bigrest_error(error: Exception) -> tuple[int, Any]:
+    """bigrest's RESTAPIError carries only a message string: parse status and body out of it."""
+    match = re.search(r"Status:\n(\d+)\nResponse Body:\n(.*)", str(error), re.S)
+    assert match, f"not a bigrest status error: {error!r}"
+    text = match.group(2).strip()
+    try:
+        return int(match.group(1)), json.loads(text)
+    except ValueError:
+        return int(match.group(1)), text
+
+
+def reference(relative: str) -> Any:
+    return json.loads((REFERENCE / relative).read_text())
+
+
+def shape(value: Any) -> Any:
+    """The type structure of a JSON value: dict keys with their shapes, list element shapes."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        shapes = []
+        for item in value:
+            s = shape(item)
+            if s not in shapes:
+                shapes.append(s)
+        return shapes[:1] if shapes and all(isinstance(s, dict) for s in shapes) else shapes
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    return type(value).__name__

@@ -294,7 +294,8 @@ class Store(Context):
             if target.parent is not None and target.parent.get("monitor"):
                 monitored = True
             body["session"], body["state"] = render_session_state(obj, monitored)
-        extra = kind.links(self, body) if kind.links else {}
+        # Links may add nameReference inside nested entries of `body` (same list objects).
+        extra = kind.links(self, {**body, "fullPath": obj["fullPath"]}) if kind.links else {}
         for key in sorted(body):
             out[key] = body[key]
         out.update(extra)
