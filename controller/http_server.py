@@ -7,6 +7,7 @@ class, never a dead listener, because this endpoint is what an operator uses whe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import json
@@ -105,13 +106,36 @@ class _Server(ThreadingHTTPServer):
         self.registry = registry
         self.ready = ready
         self.status = status
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    # Scrapers keep HTTP/1.1 connections open; track them so stop() can close them. Otherwise a
+    # stopped listener would go on answering a scraper over its old connection.
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        with self._lock:
+            self._connections.add(conn)
+        return conn, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "docker-bigip-ctlr"
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds an idle keep-alive connection may hold a thread
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
         self._dispatch(send_body=True)
@@ -208,6 +232,7 @@ class HttpServer:
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
+        self._server.close_connections()
 
     def __enter__(self) -> HttpServer:
         return self

@@ -70,6 +70,7 @@ class Prometheus:
     directory: Path
     log_path: Path
     job: str
+    scrape_targets: list[str] = field(default_factory=list)
     rule_files: list[Path] = field(default_factory=list)
 
     @property
@@ -125,11 +126,14 @@ class Prometheus:
             time.sleep(0.2)
 
     def wait_for_targets_up(self, timeout: float = 30.0) -> None:
-        """Wait until every configured target of the job has been scraped successfully."""
-        expected = len(self.targets())
+        """Wait until every configured target of the job has been scraped successfully.
+
+        Counts the configured targets, not /api/v1/targets: Prometheus publishes discovered
+        targets only after its first discovery update (up to 5 s after start)."""
+        expected = set(self.scrape_targets)
         self.wait_for(
             f'up{{job="{self.job}"}} == 1',
-            lambda r: len(r) == expected,
+            lambda r: {s["metric"]["instance"] for s in r} == expected,
             timeout,
         )
 
@@ -242,7 +246,8 @@ def start_prometheus(
             directory,
             log_path,
             job,
-            list(map(Path, rule_files)),
+            list(targets),
+            [Path(p) for p in rule_files],
         )
         if _wait_ready(prom, timeout):
             return prom

@@ -255,3 +255,21 @@ def test_parse_listen_errors_name_the_setting(listen: str, message: str) -> None
 def test_redact_walks_nested_values() -> None:
     value = {"a": [{"password": "x", "token_file": "/run/secrets/t"}], "passive": "keep"}
     assert redact(value) == {"a": [{"password": "***", "token_file": "***"}], "passive": "keep"}
+
+
+def test_stop_closes_kept_alive_connections(registry: CollectorRegistry, state: State) -> None:
+    # Prometheus reuses one HTTP/1.1 connection per target; after stop() it must see a failure,
+    # not a listener that keeps answering over the old connection.
+    srv = serve_http("127.0.0.1:0", registry, state.ready_check, state.status_source)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    try:
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        assert response.status == 200
+        response.read()
+        srv.stop()
+        with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+            conn.request("GET", "/healthz")
+            conn.getresponse()
+    finally:
+        conn.close()
