@@ -15,7 +15,7 @@ import sys
 import time
 from typing import IO, Any
 
-from controller.errors import ConfigError
+from controller.errors import ConfigError, LabelError
 
 FORMATS = ("text", "json")
 LEVELS = {
@@ -135,6 +135,29 @@ class JsonFormatter(logging.Formatter):
         if trace:
             entry["exception"] = trace
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def log_change(log: logging.Logger, action: str, kind: str, name: str, workload: str = "") -> None:
+    """The one line per applied change: `applied create ltm/pool /docker/web_80`.
+
+    Fields: change (the action), kind, object (full path) and workload ("" for shared objects
+    such as the router data group)."""
+    log.info(
+        "applied %s %s %s",
+        action,
+        kind,
+        name,
+        extra={"change": action, "kind": kind, "object": name, "workload": workload},
+    )
+
+
+def log_label_error(log: logging.Logger, error: LabelError) -> None:
+    """A label problem as one warning naming the workload and the label, with the reason."""
+    log.warning(
+        "%s",
+        error,
+        extra={"workload": error.workload, "label": error.label, "reason": error.reason},
+    )
 
 
 def configure_logging(

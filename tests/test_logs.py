@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.errors import ConfigError
-from controller.logs import configure_logging, redact_text
+from controller.errors import ConfigError, LabelError
+from controller.logs import configure_logging, log_change, log_label_error, redact_text
 
 
 @pytest.fixture
@@ -165,3 +165,28 @@ def test_redaction_leaves_ordinary_text_alone() -> None:
 def test_bad_flags_name_the_flag(fmt: str, level: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         configure_logging(fmt, level, io.StringIO())
+
+
+def test_log_change_is_one_line_with_fields(capture) -> None:
+    stream, installed = capture
+    installed.append(configure_logging("json", "info", stream))
+    log_change(logging.getLogger("controller.apply"), "create", "ltm/pool", "/docker/web_80", "web")
+    (line,) = lines(stream)
+    entry = json.loads(line)
+    assert entry["message"] == "applied create ltm/pool /docker/web_80"
+    assert (entry["change"], entry["kind"], entry["object"], entry["workload"]) == (
+        "create",
+        "ltm/pool",
+        "/docker/web_80",
+        "web",
+    )
+
+
+def test_log_label_error_names_workload_and_label(capture) -> None:
+    stream, installed = capture
+    installed.append(configure_logging("text", "info", stream))
+    error = LabelError("shop_web", "f5.port", "'http' is not a port number")
+    log_label_error(logging.getLogger("controller.labels"), error)
+    (line,) = lines(stream)
+    assert "WARNING controller.labels: shop_web: label f5.port: 'http' is not a port number" in line
+    assert "workload=shop_web label=f5.port" in line

@@ -9,6 +9,7 @@ reuses the same fixture and helpers.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -210,3 +211,13 @@ def test_query_errors_name_the_expression(exporter: Exporter, prometheus) -> Non
     with pytest.raises(AssertionError, match=r"query 'rate\(up\)' failed: .*bad_data"):
         prom.query("rate(up)")
     assert math.isclose(float(prom.query("1 + 1")[0]["value"][1]), 2)
+
+
+def test_stop_ends_the_process_by_pid(prometheus) -> None:
+    prom: Prometheus = prometheus()
+    pid = prom.pid
+    prom.stop()
+    assert prom.process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    prom.stop()  # idempotent; the fixture calls it again at teardown
