@@ -461,6 +461,12 @@ def _node_targets(built: _Built, route: RouteSpec, port: int) -> list[_Target] |
 
 def _host_targets(built: _Built, route: RouteSpec, port: int) -> list[_Target] | None:
     transport = _transport(route)
+    # A Swarm service that publishes the port in host mode is fine even while a task has no
+    # port yet (it is starting): that task is skipped, not the whole workload.
+    spec_publishes = any(
+        p.target == port and p.protocol == transport and p.mode == "host"
+        for p in built.workload.published_ports
+    )
     targets = []
     for instance in built.workload.instances:
         ports = sorted(
@@ -468,6 +474,8 @@ def _host_targets(built: _Built, route: RouteSpec, port: int) -> list[_Target] |
             for p in instance.published_ports
             if p.target == port and p.protocol == transport and p.mode == "host"
         )
+        if not ports and spec_publishes:
+            continue
         if not ports:
             built.problem(
                 route.label("members"),
