@@ -117,6 +117,7 @@ class Reconciler:
         self.client = client
         self.irules = dict(irules)
         self.metrics = metrics
+        metrics.set_resync_interval(settings.resync_interval)  # the no-sync alert scales by it
         self.clock = clock
         self.current: dict[ObjectKey, BigipObject] | None = None  # cache of the device state
         self.first_run = True
