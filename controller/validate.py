@@ -47,7 +47,10 @@ def validate_files(paths: Iterable[str | Path], env: Mapping[str, str] | None = 
                 labels, problems = _interpolated(raw, environ)
                 for key, reason in problems:
                     lines.append(f"{path}: service {service} ({where}): label {key}: {reason}")
+                unresolved = {key for key, _ in problems}
                 for error in label_errors(service, labels):
+                    if error.label in unresolved:
+                        continue  # already reported: its value is not known offline
                     label = error.label or "-"
                     lines.append(
                         f"{path}: service {service} ({where}): label {label}: {error.reason}"
