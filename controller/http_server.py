@@ -258,5 +258,5 @@ def serve_http(
     except OSError as exc:
         raise ConfigError(f"listen: cannot bind {listen!r}: {exc.strerror or exc}") from None
     http = HttpServer(server)
-    log.info("serving /metrics /healthz /readyz /status", extra={"listen": http.url})
+    log.debug("serving /metrics /healthz /readyz /status", extra={"listen": http.url})
     return http
