@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from controller import model
 from controller.bigip.adapter import BigipClient
@@ -425,3 +427,64 @@ def test_ensure_partition_creates_once(client: BigipClient) -> None:
     before = client.requests.copy()
     client.ensure_partition("fresh")
     assert delta(client, before) == {("GET", 200): 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", r"^/mgmt/tm/ltm/pool$"), ("PATCH", r"^/mgmt/tm/transaction/\d+$")],
+    ids=["queued-command", "commit"],
+)
+def test_token_rejected_inside_a_transaction_is_retried_in_it(
+    client: BigipClient, simulator: Simulator, method: str, path: str
+) -> None:
+    # The device says the token expired while the transaction is being built or committed:
+    # the client logs in again and repeats that one request; nothing is lost or doubled.
+    simulator.faults.add(method=method, path=path, status=401, times=1)
+    before = client.requests.copy()
+    pools = [Pool(P, f"p{i}", description=OWNER) for i in range(3)]
+    client.apply(creates(pools))
+    spent = delta(client, before)
+    assert spent[(method, 401)] == 1
+    assert spent[("PATCH", 200)] == 1
+    assert set(current(client)) == {key_of(p) for p in pools}
+    committed = [r for r in simulator.requests if r.method == "PATCH" and r.status == 200]
+    assert len(committed) == 1
+
+
+def test_outage_is_retryable_and_the_session_recovers(
+    client: BigipClient, simulator: Simulator
+) -> None:
+    simulator.set_down(True)
+    with pytest.raises(BigipRetryable) as caught:
+        client.read(P, ["ltm/pool"])
+    assert caught.value.status == 0
+    assert client.requests[("GET", 0)] == 1
+    simulator.set_down(False)
+    client.ping()
+    assert simulator.live_tokens() == 1  # the same token is still good after the outage
+
+
+record_text = (
+    st.text(
+        alphabet=st.characters(
+            min_codepoint=0x20, max_codepoint=0x24F, blacklist_characters='<>"\\'
+        ),
+        min_size=1,
+        max_size=30,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=st.dictionaries(record_text, record_text, max_size=6))
+def test_data_group_records_round_trip(client: BigipClient, records: dict[str, str]) -> None:
+    group = DataGroup(P, "prop", tuple(sorted(records.items())), description=OWNER)
+    client.apply(creates([group]))
+    try:
+        assert current(client)[key_of(group)] == group
+    finally:
+        client.apply([Change("delete", group)])
