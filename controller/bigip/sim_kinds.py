@@ -425,6 +425,7 @@ def _member_refs(obj: dict[str, Any]) -> list[Ref]:
 
 
 VIRTUAL_DEFAULTS: dict[str, Any] = {
+    "addressStatus": "yes",
     "autoLasthop": "default",
     "cmpEnabled": "yes",
     "connectionLimit": 0,
@@ -441,6 +442,7 @@ VIRTUAL_DEFAULTS: dict[str, Any] = {
     "rateLimitDstMask": 0,
     "rateLimitMode": "object",
     "rateLimitSrcMask": 0,
+    "serversslUseSni": "disabled",
     "serviceDownImmediateAction": "none",
     "source": "0.0.0.0/0",
     "sourceAddressTranslation": {"type": "none"},

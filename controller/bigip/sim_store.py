@@ -49,7 +49,13 @@ def fresh_state() -> Json:
     return {
         "generation": 1,
         "vsIndex": 0,
-        "folders": {"/Common": {"generation": 1, "defaultRouteDomain": 0}},
+        "folders": {
+            "/Common": {
+                "generation": 1,
+                "defaultRouteDomain": 0,
+                "description": "Repository for system objects and shared objects.",
+            }
+        },
         "objects": {},
     }
 
