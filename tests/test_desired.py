@@ -910,3 +910,17 @@ def test_node_mode_members_need_no_routes() -> None:
         published=mesh,
     )
     assert objects_of(build(w, settings=ROUTES), Route) == []
+
+
+def test_host_mode_swarm_task_without_its_port_yet_is_skipped() -> None:
+    """The service spec publishes the port in host mode; a starting task has none yet."""
+    spec = (PublishedPort(80, 8080, "tcp", "host"),)
+    ready = replace(
+        swarm_task(1, "n1", "192.0.2.1", "10.0.1.3"),
+        published_ports=(PublishedPort(80, 8080, "tcp", "host"),),
+    )
+    waiting = swarm_task(2, "n2", "192.0.2.2", "10.0.1.4")
+    labels = {"f5.hostname": "w.example.com", "f5.members": "host"}
+    desired = build(workload(labels, (ready, waiting), source="swarm", published=spec))
+    assert desired.problems == ()
+    assert [m.name for m in objects_of(desired, Member)] == ["n1:8080"]
