@@ -488,3 +488,13 @@ def test_data_group_records_round_trip(client: BigipClient, records: dict[str, s
         assert current(client)[key_of(group)] == group
     finally:
         client.apply([Change("delete", group)])
+
+
+def test_a_200_that_is_not_json_is_retryable_and_counted_once(
+    client: BigipClient, simulator: Simulator
+) -> None:
+    simulator.faults.add(method="GET", path="/mgmt/tm/ltm/pool", status=200, body="<html/>")
+    before = client.requests.copy()
+    with pytest.raises(BigipRetryable, match="not JSON"):
+        client.read(P, ["ltm/pool"])
+    assert delta(client, before) == {("GET", 200): 1}

@@ -269,7 +269,7 @@ class BigipClient:
             self._raw(
                 "DELETE",
                 f"{TOKENS_PATH}/{token}",
-                "delete the previous token",
+                "log out (delete a token)",
                 shown_path=f"{TOKENS_PATH}/<token>",
             )
         except BigipError as exc:
@@ -298,10 +298,10 @@ class BigipClient:
         """Auth plumbing outside bigrest: never inside a transaction, basic auth only to log in."""
         session: requests.Session = self._device.session
         headers: dict[str, str | None] = {TRANSACTION_HEADER: None}
-        auth = None
         if not with_token:
+            # The login carries the credentials in its body only (as F5's own clients do),
+            # so the password travels in one place and basic auth is never used.
             headers[AUTH_HEADER] = None
-            auth = (self._settings.username, self._settings.password)
         url = f"https://{self._device.device}{path}"
         shown = shown_path or path
         started = time.monotonic()
@@ -311,7 +311,6 @@ class BigipClient:
                 url,
                 json=json_body,
                 headers=headers,  # type: ignore[arg-type]  # None removes a session header
-                auth=auth,
                 timeout=self._settings.timeout,
             )
         except requests.RequestException as exc:
@@ -320,7 +319,12 @@ class BigipClient:
         if response.status_code != 200:
             failure = Failure(response.status_code, *_message_and_code(response.text))
             raise classify(self._redact(failure), method, shown, what)
-        return response.json() if response.content else None
+        try:
+            return response.json() if response.content else None
+        except requests.exceptions.JSONDecodeError:
+            raise BigipRetryable(
+                f"{what}: {method} {shown}: reply is not JSON", 200, "", method, shown
+            ) from None
 
     def _redact(self, failure: Failure) -> Failure:
         """Devices echo request bodies in some errors; the password must never get out."""
@@ -362,13 +366,16 @@ class BigipClient:
                     self.login()
                     continue
                 raise classify(failure, method, path, what) from None
+            except requests.exceptions.JSONDecodeError:
+                # A 200 whose body is not JSON (a proxy's or restarting GUI's page). It is
+                # both a ValueError and a RequestException: caught first, the response hook
+                # has already counted it.
+                raise BigipRetryable(
+                    f"{what}: {method} {path}: reply is not JSON", 200, "", method, path
+                ) from None
             except requests.RequestException as exc:
                 self._record(method, 0, time.monotonic() - started)
                 raise self._connection_error(exc, method, path, what) from None
-            except ValueError as exc:  # a 200 whose body is not JSON
-                raise BigipRetryable(
-                    f"{what}: {method} {path}: reply is not JSON", method=method, path=path
-                ) from exc
         raise AssertionError("unreachable")
 
     def _load(self, path: str, what: str) -> Any:
