@@ -10,7 +10,8 @@ Rules, in the order they apply:
 - Members of a pool that is deleted go with the pool; nodes that pool members auto-created are
   deleted once no remaining member uses them.
 - Mass-delete guard: when the policy says so (the first run after start-up), a run that would
-  delete more than `mass_delete_threshold` of the owned objects deletes nothing.
+  delete more than `mass_delete_threshold` of the owned objects writes nothing at all (emptied
+  data groups would be as destructive as the deletes); every change is held back instead.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from controller.model import (
     KIND_ORDER,
+    OWNER_PREFIX,
     BigipObject,
     GtmPoolMember,
     Member,
@@ -63,8 +65,8 @@ class Changes:
     items: tuple[Change, ...] = ()
     conflicts: tuple[str, ...] = ()
     """Desired objects not written because an object the controller does not own has the key."""
-    held_deletes: tuple[Change, ...] = ()
-    """Deletes held back by the mass-delete guard."""
+    held: tuple[Change, ...] = ()
+    """Changes held back by the mass-delete guard (then `items` is empty)."""
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -143,20 +145,31 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
         wanted.values(), present.values(), draft, deleted_pools
     )
 
-    held: tuple[Change, ...] = ()
     deletes = draft.deletes + orphaned_nodes
-    if policy.guard_mass_delete and draft.deletes:
-        owned_count = sum(1 for o in present.values() if not isinstance(o, Node) and owned(o))
-        if owned_count and len(draft.deletes) / owned_count > policy.mass_delete_threshold:
-            held, deletes = tuple(deletes), []
-
     items = (
         _ordered(draft.replace_deletes + readdressed_nodes, reverse=True)
         + _ordered(draft.creates)
         + _ordered(draft.updates)
         + _ordered(deletes, reverse=True)
     )
-    return Changes(items=tuple(items), conflicts=tuple(sorted(draft.conflicts)), held_deletes=held)
+    if policy.guard_mass_delete and _too_many_deletes(draft, present.values(), policy):
+        return Changes(conflicts=tuple(sorted(draft.conflicts)), held=tuple(items))
+    return Changes(items=tuple(items), conflicts=tuple(sorted(draft.conflicts)))
+
+
+def _too_many_deletes(draft: _Draft, current: Iterable[BigipObject], policy: Policy) -> bool:
+    """More than the threshold of the owned per-workload objects would go.
+
+    Shared objects (virtual servers, iRules, data groups) are not counted: they stay when the
+    workloads go, so counting them would let an empty discovery slip under the threshold."""
+    marker = f"{OWNER_PREFIX} cluster={policy.cluster_id} workload="
+
+    def per_workload(obj: BigipObject) -> bool:
+        return owner_of(obj).startswith(marker)
+
+    owned = sum(1 for o in current if per_workload(o))
+    going = sum(1 for c in draft.deletes if per_workload(c.obj))
+    return owned > 0 and going / owned > policy.mass_delete_threshold
 
 
 def _ordered(changes: list[Change], reverse: bool = False) -> list[Change]:
@@ -208,22 +221,26 @@ def _node_deletes(
     return readdressed, orphaned
 
 
+_SIGN = {"create": "+", "update": "~", "delete": "-"}
+
+
 def render(changes: Changes) -> str:
-    """The diff as an operator reads it: one line per write, then conflicts and held deletes."""
+    """The diff as an operator reads it: one line per write, then conflicts and held changes."""
     lines = []
     for change in changes.items:
-        sign = {"create": "+", "update": "~", "delete": "-"}[change.action]
-        lines.append(f"{sign} {change.key}")
+        lines.append(f"{_SIGN[change.action]} {change.key}")
         if change.action == "update" and change.before is not None:
             lines.extend(f"    {d}" for d in _field_diff(change.before, change.obj))
     for conflict in changes.conflicts:
         lines.append(f"! {conflict}")
-    if changes.held_deletes:
+    if changes.held:
+        deletes = sum(1 for c in changes.held if c.action == "delete")
         lines.append(
-            f"! mass-delete guard: {len(changes.held_deletes)} delete(s) held back; "
-            "use --allow-mass-delete or raise --mass-delete-threshold"
+            f"! mass-delete guard: this run would delete {deletes} owned object(s); all "
+            f"{len(changes.held)} change(s) held back. Use --allow-mass-delete if the workloads "
+            "are really gone, or raise --mass-delete-threshold"
         )
-        lines.extend(f"  (held) - {c.key}" for c in changes.held_deletes)
+        lines.extend(f"  (held) {_SIGN[c.action]} {c.key}" for c in changes.held)
     if not lines:
         lines.append("no changes")
     return "\n".join(lines)

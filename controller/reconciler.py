@@ -177,7 +177,9 @@ class Reconciler:
             self._count_drift(changes, resync)
             self.current = _applied(current, changes)
             self._set_bigip_up(True)
-            self.first_run = False
+            # The guard stays armed until a run passes it: held changes must not slip through
+            # on the next run just because it is no longer the first.
+            self.first_run = bool(changes.held)
             return self._finish(
                 RunResult(
                     "success", resync, started, self.clock() - t0, changes=changes, desired=desired
@@ -303,11 +305,12 @@ class Reconciler:
     def _log_plan(self, changes: Changes) -> None:
         for conflict in changes.conflicts:
             log.warning("%s", conflict)
-        if changes.held_deletes:
+        if changes.held:
             log.warning(
-                "mass-delete guard held back %d delete(s) on the first run; "
-                "use --allow-mass-delete if the workloads are really gone",
-                len(changes.held_deletes),
+                "mass-delete guard: the first run after start-up would delete most owned "
+                "objects; held back all %d change(s). Use --allow-mass-delete if the workloads "
+                "are really gone",
+                len(changes.held),
             )
 
     def _log_applied(self, changes: Changes) -> None:
@@ -502,6 +505,6 @@ def _run_status(result: RunResult) -> dict[str, Any]:
         "error": result.error,
         "changes": [c.describe() for c in result.changes.items],
         "conflicts": list(result.changes.conflicts),
-        "held_deletes": [c.describe() for c in result.changes.held_deletes],
+        "held": [c.describe() for c in result.changes.held],
         "plan": render(result.changes),
     }

@@ -156,7 +156,7 @@ def test_mass_delete_guard_holds_deletes_on_first_run() -> None:
     guarded = Policy(cluster_id="c1", guard_mass_delete=True, mass_delete_threshold=0.5)
     changes = plan([], current, guarded)
     assert changes.items == ()
-    assert {c.key.path for c in changes.held_deletes} == {
+    assert {c.key.path for c in changes.held} == {
         "/docker/shop_www_default",
         "/docker/other",
     }
