@@ -38,6 +38,7 @@ from controller.bigip.sim_store import Json, Store, Transactions, fresh_state
 MAX_TOKENS_PER_USER = 100  # K44237337
 TOKEN_TIMEOUT_MAX = 36000  # f5-sdk authz.py
 COORDINATION_HEADER = "X-F5-REST-Coordination-Id"
+MAX_LOGGED_REQUESTS = 100_000
 
 HTML_401 = (
     '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
@@ -576,12 +577,19 @@ class Simulator:
         if denied is not None:
             return denied
         try:
-            return self._route(method, path, query, parts.query, headers, body)
+            return self._route(method, path, query, parts.query, headers, body, client)
         except SimError as error:
             return error.status, error.body
 
     def _route(
-        self, method: str, path: str, query: dict[str, str], raw_query: str, headers: Any, body: Any
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        raw_query: str,
+        headers: Any,
+        body: Any,
+        client: str,
     ) -> tuple[int, Any]:
         if path.rstrip("/") == "/mgmt/shared/echo-query":
             # decision: echo-query's body is not captured; bigrest only needs the 200.
@@ -592,7 +600,7 @@ class Simulator:
                 "selfLink": f"{HOST}/mgmt/shared/echo-query",
             }
         if path.startswith("/mgmt/shared/authz/tokens/"):
-            return self.token_request(method, path.rsplit("/", 1)[-1], body, "127.0.0.1")
+            return self.token_request(method, path.rsplit("/", 1)[-1], body, client)
         coordination = headers.get(COORDINATION_HEADER)
         if path.startswith("/mgmt/tm/transaction"):
             if coordination:
@@ -783,8 +791,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _record(self, request: Request) -> None:
-        with self.server.sim.lock:
-            self.server.sim.requests.append(request)
+        sim = self.server.sim
+        with sim.lock:
+            sim.requests.append(request)
+            # A long-running `serve` must not grow without bound; tests stay far below this.
+            if len(sim.requests) > MAX_LOGGED_REQUESTS:
+                del sim.requests[: MAX_LOGGED_REQUESTS // 2]
 
     def _drop(self, request: Request) -> None:
         self._record(request)
