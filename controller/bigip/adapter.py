@@ -437,12 +437,16 @@ class BigipClient:
             self._send(changes[0])
             return
         self._ensure_token()
-        trans_id = self._call(
-            "POST",
-            TRANSACTION_PATH,
-            f"start a transaction of {len(changes)} changes",
-            lambda: self._device.transaction_create(),
-        ).properties["transId"]
+        what = f"start a transaction of {len(changes)} changes"
+        try:
+            trans_id = self._call(
+                "POST", TRANSACTION_PATH, what, lambda: self._device.transaction_create()
+            ).properties["transId"]
+        except (KeyError, TypeError):
+            # bigrest reads transId before it sets the header: nothing is left half-done.
+            raise BigipRetryable(
+                f"{what}: the reply carries no transId", 200, "", "POST", TRANSACTION_PATH
+            ) from None
         try:
             for change in changes:
                 self._send(change)
