@@ -10,18 +10,21 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from controller.desired import Desired, build_desired
+from controller.desired import Desired, build_desired, dns_safe
 from controller.errors import BigipError, ControllerError, DockerUnavailable
 from controller.metrics import Metrics
 from controller.model import (
     COLLECTIONS,
     BigipObject,
+    DataGroup,
     Member,
     Node,
     ObjectKey,
+    Pool,
     is_owned,
     key_of,
     objects_from_collections,
+    owner_marker,
     owner_of,
 )
 from controller.plan import Change, Changes, Policy, plan, render
@@ -164,6 +167,7 @@ class Reconciler:
                 )
             resync = resync or self.current is None
             current = self._read_current() if resync else dict(self.current or {})
+            objects = _keep_invalid_workloads(objects, desired, current, self.settings.cluster_id)
             policy = Policy(
                 cluster_id=self.settings.cluster_id,
                 guard_mass_delete=self.first_run and not self.settings.allow_mass_delete,
@@ -436,6 +440,46 @@ class Reconciler:
                 if dirty_since is not None and result.changes:
                     self.metrics.event_applied(self.clock() - dirty_since)
         watcher.join(timeout=5)
+
+
+def _keep_invalid_workloads(
+    objects: list[BigipObject],
+    desired: Desired,
+    current: Mapping[ObjectKey, BigipObject],
+    cluster_id: str,
+) -> list[BigipObject]:
+    """Objects of a workload whose labels turned invalid stay on the BIG-IP as they are.
+
+    A typo in a label must not take a running application off the BIG-IP: the workload's
+    owned objects, and the data-group records pointing at them, are carried over unchanged
+    until its labels are fixed (or the workload goes away)."""
+    invalid = {w.workload for w in desired.workloads if w.state == "invalid"}
+    markers = {owner_marker(cluster_id, workload) for workload in invalid}
+    kept = [o for o in current.values() if not isinstance(o, Node) and owner_of(o) in markers]
+    if not kept:
+        return objects
+    wanted = {key_of(o): o for o in objects}
+    for obj in kept:
+        wanted.setdefault(key_of(obj), obj)
+    targets = {f"/{o.partition}/{o.name}" for o in kept if isinstance(o, Pool)}
+    targets |= {o.address for o in kept if isinstance(o, Member)}
+    names = set()  # the workloads' own DNS names ("www", "shop-www")
+    for workload in invalid:
+        namespace, _, name = workload.rpartition("/")
+        names.add(dns_safe(name))
+        if namespace:
+            names.add(dns_safe(f"{namespace}-{name}"))
+    for key, obj in list(wanted.items()):
+        before = current.get(key)
+        if isinstance(obj, DataGroup) and isinstance(before, DataGroup):
+            records = dict(obj.records)
+            for name, value in before.records:
+                if name not in records and (
+                    name in names or value in targets or value.split(" ")[0] in targets
+                ):
+                    records[name] = value
+            wanted[key] = replace(obj, records=tuple(sorted(records.items())))
+    return list(wanted.values())
 
 
 def _cache_was_in_sync(cache: dict[ObjectKey, BigipObject], change: Change) -> bool:

@@ -346,3 +346,28 @@ def test_owner_marker_carries_the_cluster_and_workload(sim: Simulator) -> None:
     other = Harness(sim, FakeSource([]), cluster_id="other", allow_mass_delete=True)
     assert other.run().result == "success"
     assert sim.get_object("ltm/pool", "/docker/shop_www_default") is not None
+
+
+def test_labels_turning_invalid_keep_the_workloads_objects_until_fixed(sim: Simulator) -> None:
+    good = workload("www", ["172.18.0.2"])
+    source = FakeSource([good, workload("api", ["172.18.0.5"])])
+    h = Harness(sim, source)
+    h.run()
+    broken = workload("www", ["172.18.0.2"], {"f5.lb": "round-robbin"})
+    for restarted in (False, True):
+        if restarted:
+            h = Harness(sim, source)  # a restart must not lose them either
+        source.workloads = [broken, workload("api", ["172.18.0.5"])]
+        result = h.run(resync=True)
+        assert result.result == "success"
+        assert result.desired is not None
+        assert [(p.workload, p.label) for p in result.desired.problems] == [("shop/www", "f5.lb")]
+        assert h.config_writes() == [], h.last_log
+        assert _names(_members(sim, "/docker/shop_www_default")) == ["shop-www-1:80"]
+        hosts = sim.get_object("ltm/data-group/internal", "/docker/hosts")
+        assert hosts is not None
+        assert {r["name"] for r in hosts["records"]} == {"www.example.com", "api.example.com"}
+    source.workloads = [workload("www", ["172.18.0.2"], {"f5.lb": "ratio-member"})]
+    source.workloads.append(workload("api", ["172.18.0.5"]))
+    fixed = h.run()
+    assert [str(c.key) for c in fixed.changes.items] == ["ltm/pool /docker/shop_www_default"]
