@@ -18,7 +18,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.bigip.sim_kinds import SimError
+from controller.bigip.sim_base import SimError
 from controller.bigip.sim_store import Store, parse_filter
 from controller.bigip.simulator import Request, Simulator, parse_listen
 

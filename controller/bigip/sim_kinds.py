@@ -11,219 +11,50 @@ subcollection items (`{"members": {fullPath: item}}`). Private keys start with `
 
 from __future__ import annotations
 
-import copy
-import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-VERSION = "17.1.2"
-HOST = "https://localhost"
-
-MONITORS = (
-    "ltm/monitor/http",
-    "ltm/monitor/https",
-    "ltm/monitor/tcp",
-    "ltm/monitor/udp",
-    "ltm/monitor/gateway-icmp",
+from controller.bigip.sim_base import (
+    MONITORS,
+    PERSISTENCE,
+    PROFILES,
+    Context,
+    Kind,
+    Ref,
+    SimError,
+    already_exists,
+    bad_request,
+    check_int,
+    is_ip,
+    item_link,
+    link_of,
+    node_name_of,
+    not_found,
+    pair_to_bool,
+    parse_address,
+    split_full,
 )
-PROFILES = (
-    "ltm/profile/http",
-    "ltm/profile/tcp",
-    "ltm/profile/udp",
-    "ltm/profile/fastl4",
-    "ltm/profile/client-ssl",
-    "ltm/profile/server-ssl",
-    "ltm/profile/dns",
+from controller.bigip.sim_gtm import (
+    DATACENTER_DEFAULTS,
+    GTM_MEMBER_DEFAULTS,
+    GTM_POOL_DEFAULTS,
+    GTM_VS_DEFAULTS,
+    ROUTE_DEFAULTS,
+    SERVER_DEFAULTS,
+    WIDEIP_DEFAULTS,
+    _gtm_member_refs,
+    _prepare_gtm_member,
+    _prepare_gtm_pool,
+    _prepare_gtm_vs,
+    _prepare_pair,
+    _prepare_route,
+    _prepare_server,
+    _prepare_wideip,
+    _server_links,
+    _server_refs,
+    _wideip_pool_links,
+    _wideip_refs,
 )
-PERSISTENCE = ("ltm/persistence/cookie", "ltm/persistence/source-addr", "ltm/persistence/dest-addr")
-
-
-class SimError(Exception):
-    """An error the simulator answers with. `body` is the exact JSON a BIG-IP sends."""
-
-    def __init__(self, status: int, message: str, api_error: int = 3) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.body: dict[str, Any] = {
-            "code": status,
-            "message": message,
-            "errorStack": [],
-            "apiError": api_error,
-        }
-
-
-def not_found(word: str, path: str, status: int = 404) -> SimError:
-    return SimError(status, f"01020036:3: The requested {word} ({path}) was not found.")
-
-
-def already_exists(word: str, path: str, partition: str) -> SimError:
-    return SimError(
-        409, f"01020066:3: The requested {word} ({path}) already exists in partition {partition}."
-    )
-
-
-def in_use(word: str, path: str, by_word: str, by_path: str) -> SimError:
-    return SimError(
-        400,
-        f"01070265:3: The {word} ({path}) cannot be deleted because it is in use by a "
-        f"{by_word} ({by_path}).",
-    )
-
-
-def bad_request(message: str, api_error: int = 26214401) -> SimError:
-    return SimError(400, message, api_error)
-
-
-# A reference from one object to another: the collections the target may live in, the target's
-# key (see `ref_key`) and the word mcpd uses for the target type.
-@dataclass(frozen=True)
-class Ref:
-    collections: tuple[str, ...]
-    key: str
-    word: str
-
-
-def ref_key(path: str, sub: str = "", item: str = "") -> str:
-    """Key of a top-level object, or of a subcollection item (parent path + sub + item path)."""
-    return f"{path}|{sub}|{item}" if sub else path
-
-
-class Context:
-    """What kind hooks may ask of the store (kept narrow so the hooks stay testable)."""
-
-    def find(self, collections: tuple[str, ...], key: str) -> tuple[str, dict[str, Any]] | None:
-        raise NotImplementedError
-
-    def resolve(self, collections: tuple[str, ...], name: str, partition: str) -> str:
-        """A bare or full name -> the full path of the existing object (partition, then Common)."""
-        raise NotImplementedError
-
-
-@dataclass
-class Kind:
-    collection: str  # "ltm/pool"; subcollections "ltm/pool/members"
-    word: str  # the type word in mcpd messages
-    defaults: dict[str, Any]
-    optional: frozenset[str] = frozenset({"description"})  # accepted, absent until set
-    partitioned: bool = True
-    subs: dict[str, str] = field(default_factory=dict)  # URL segment -> sub kind collection
-    pair: bool = False  # enabled/disabled pair (stored as enabled: bool)
-    # prepare(ctx, obj, parent): canonicalise and validate a merged object in place.
-    prepare: Callable[[Context, dict[str, Any], dict[str, Any] | None], None] | None = None
-    refs: Callable[[dict[str, Any]], list[Ref]] = lambda obj: []
-    # links(ctx, obj) -> extra "*Reference" keys for rendering
-    links: Callable[[Context, dict[str, Any]], dict[str, Any]] | None = None
-    singular: str = ""  # last URL segment for the kind string; defaults to the last segment
-
-    @property
-    def kind_prefix(self) -> str:
-        return "tm:" + self.collection.replace("/", ":")
-
-    @property
-    def item_kind(self) -> str:
-        return f"{self.kind_prefix}:{self.collection.rsplit('/', 1)[-1]}state"
-
-    @property
-    def collection_kind(self) -> str:
-        return f"{self.kind_prefix}:{self.collection.rsplit('/', 1)[-1]}collectionstate"
-
-    def accepted(self) -> set[str]:
-        keys = set(self.defaults) | set(self.optional) | set(self.subs)
-        if self.pair:
-            keys |= {"enabled", "disabled"}
-        return keys
-
-    def fresh(self) -> dict[str, Any]:
-        return copy.deepcopy(self.defaults)
-
-
-# Keys a client may send back from a GET (bigrest's save() does) that the device ignores.
-READ_ONLY = frozenset(
-    {
-        "kind",
-        "selfLink",
-        "generation",
-        "fullPath",
-        "vsIndex",
-        "creationTime",
-        "lastModifiedTime",
-        "addressStatus",
-        "unit",
-        "inheritedTrafficGroup",
-        "ephemeral",
-        "dynamicRatio",
-    }
-)
-
-
-def item_link(collection: str, path: str, query: str = "") -> str:
-    return (
-        f"{HOST}/mgmt/tm/{collection}/{rest_id(path)}?{query + '&' if query else ''}ver={VERSION}"
-    )
-
-
-def rest_id(path: str) -> str:
-    return path.replace("%", "%25").replace("/", "~")
-
-
-def split_full(path: str) -> tuple[str, str, str]:
-    """'/P/name' -> ('P', '', 'name'); '/P/folder/name' -> ('P', 'folder', 'name')."""
-    parts = path.strip("/").split("/")
-    if len(parts) == 1:
-        return "Common", "", parts[0]
-    if len(parts) == 2:
-        return parts[0], "", parts[1]
-    return parts[0], "/".join(parts[1:-1]), parts[-1]
-
-
-def _pair_to_bool(obj: dict[str, Any]) -> None:
-    """enabled/disabled pair from a request -> obj['enabled'] bool (disabled wins if both true)."""
-    disabled = obj.pop("disabled", None)
-    if disabled is True:
-        obj["enabled"] = False
-    elif "enabled" in obj:
-        obj["enabled"] = obj["enabled"] is True or obj["enabled"] == "true"
-
-
-def _int(obj: dict[str, Any], key: str, low: int = 0, high: int = 2**32 - 1) -> None:
-    value = obj.get(key)
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise bad_request(
-            f'Unexpected identifier "{obj.get(key)}" for attribute "{key}": '
-            f"an integer {low}..{high} is required"
-        )
-    obj[key] = value
-
-
-def parse_address(text: str) -> tuple[str, str]:
-    """'10.0.0.1%2' -> ('10.0.0.1', '%2'); raises ValueError when not an IP address."""
-    address, pct, domain = text.partition("%")
-    ipaddress.ip_address(address)
-    if pct and not domain.isdigit():
-        raise ValueError(text)
-    return address, pct + domain
-
-
-def is_ip(text: str) -> bool:
-    try:
-        parse_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def node_name_of(member_name: str) -> tuple[str, str]:
-    """'www-1:80' -> ('www-1', '80'); IPv6 'fd00::1.80' -> ('fd00::1', '80')."""
-    if member_name.count(":") > 1:
-        node, _, port = member_name.rpartition(".")
-    else:
-        node, _, port = member_name.rpartition(":")
-    return node, port
-
 
 # --------------------------------------------------------------------------- LTM node
 
@@ -269,8 +100,8 @@ def _prepare_node(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | No
         raise bad_request(
             f'invalid address "{address}" for node {obj["fullPath"]}: an IP is required'
         )
-    _int(obj, "ratio", 1, 65535)
-    _int(obj, "connectionLimit")
+    check_int(obj, "ratio", 1, 65535)
+    check_int(obj, "connectionLimit")
     _session_state(obj, f"node {obj['fullPath']}")
 
 
@@ -372,7 +203,7 @@ def _prepare_pool(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | No
     else:
         obj.pop("monitor", None)
     for key in ("minActiveMembers", "slowRampTime", "reselectTries", "queueDepthLimit"):
-        _int(obj, key)
+        check_int(obj, key)
 
 
 def _pool_refs(obj: dict[str, Any]) -> list[Ref]:
@@ -406,9 +237,9 @@ def _prepare_member(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | 
             "expected NODE:PORT (IPv6 NODE.PORT)",
             api_error=3,
         )
-    _int(obj, "ratio", 1, 65535)
-    _int(obj, "priorityGroup", 0, 65535)
-    _int(obj, "connectionLimit")
+    check_int(obj, "ratio", 1, 65535)
+    check_int(obj, "priorityGroup", 0, 65535)
+    check_int(obj, "connectionLimit")
     _session_state(obj, f"pool member {obj['fullPath']}")
     monitor = parse_monitor_rule(ctx, obj.get("monitor", ""), obj["partition"])
     obj["monitor"] = monitor or "default"
@@ -512,7 +343,7 @@ def _prepare_virtual(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] |
         raise bad_request(
             f'invalid ipProtocol "{obj.get("ipProtocol")}" for virtual {obj["fullPath"]}'
         )
-    _pair_to_bool(obj)
+    pair_to_bool(obj)
     pool = obj.get("pool")
     if pool in (None, "", "none"):
         obj.pop("pool", None)
@@ -571,19 +402,14 @@ def _virtual_refs(obj: dict[str, Any]) -> list[Ref]:
     return refs
 
 
-def _link_of(ctx: Context, collections: tuple[str, ...], path: str) -> dict[str, str]:
-    found = ctx.find(collections, path)
-    return {"link": item_link(found[0] if found else collections[0], path)}
-
-
 def _virtual_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if obj.get("pool"):
-        out["poolReference"] = _link_of(ctx, ("ltm/pool",), obj["pool"])
+        out["poolReference"] = link_of(ctx, ("ltm/pool",), obj["pool"])
     if obj.get("rules"):
-        out["rulesReference"] = [_link_of(ctx, ("ltm/rule",), r) for r in obj["rules"]]
+        out["rulesReference"] = [link_of(ctx, ("ltm/rule",), r) for r in obj["rules"]]
     if obj.get("fallbackPersistence"):
-        out["fallbackPersistenceReference"] = _link_of(ctx, PERSISTENCE, obj["fallbackPersistence"])
+        out["fallbackPersistenceReference"] = link_of(ctx, PERSISTENCE, obj["fallbackPersistence"])
     return out
 
 
@@ -609,7 +435,7 @@ def _prepare_virtual_profile(
 
 
 def _virtual_profile_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
-    return {"nameReference": _link_of(ctx, PROFILES, obj["fullPath"])}
+    return {"nameReference": link_of(ctx, PROFILES, obj["fullPath"])}
 
 
 VADDR_DEFAULTS: dict[str, Any] = {
@@ -685,8 +511,8 @@ def _monitor_prepare(
     mtype: str,
 ) -> Callable[[Context, dict[str, Any], dict[str, Any] | None], None]:
     def prepare(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-        _int(obj, "interval", 1, 86400)
-        _int(obj, "timeout", 1, 86400)
+        check_int(obj, "interval", 1, 86400)
+        check_int(obj, "timeout", 1, 86400)
         parent_path = obj.get("defaultsFrom")
         if parent_path:
             obj["defaultsFrom"] = ctx.resolve(
@@ -757,284 +583,12 @@ def _prepare_rule(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | No
         )
 
 
-# --------------------------------------------------------------------------- GTM
-
-GTM_LIMITS: dict[str, Any] = {
-    "limitMaxBps": 0,
-    "limitMaxBpsStatus": "disabled",
-    "limitMaxConnections": 0,
-    "limitMaxConnectionsStatus": "disabled",
-    "limitMaxPps": 0,
-    "limitMaxPpsStatus": "disabled",
-}
-
-DATACENTER_DEFAULTS: dict[str, Any] = {"enabled": True}
-
-SERVER_DEFAULTS: dict[str, Any] = {
-    "addresses": [],
-    "datacenter": "",
-    "enabled": True,
-    "exposeRouteDomains": "no",
-    "iqAllowPath": "yes",
-    "iqAllowServiceCheck": "yes",
-    "iqAllowSnmp": "yes",
-    "limitCpuUsage": 0,
-    "limitCpuUsageStatus": "disabled",
-    **GTM_LIMITS,
-    "limitMemAvail": 0,
-    "limitMemAvailStatus": "disabled",
-    "linkDiscovery": "disabled",
-    "monitor": "/Common/bigip",
-    "proberFallback": "inherit",
-    "proberPreference": "inherit",
-    "product": "bigip",
-    "virtualServerDiscovery": "disabled",
-}
-
-
-def _prepare_pair(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-    _pair_to_bool(obj)
-
-
-def _prepare_server(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-    _pair_to_bool(obj)
-    if obj["partition"] != "Common":
-        # GTM servers live only in /Common (f5-ansible bigip_gtm_pool_member).
-        raise bad_request(f"GTM server {obj['fullPath']} must be in partition Common")
-    if not obj.get("datacenter"):
-        raise bad_request(f"GTM server {obj['fullPath']}: datacenter is required")
-    obj["datacenter"] = ctx.resolve(("gtm/datacenter",), obj["datacenter"], "Common")
-    addresses = obj.get("addresses")
-    if not isinstance(addresses, list) or not addresses:
-        raise bad_request(f"GTM server {obj['fullPath']}: at least one address is required")
-    out = []
-    for entry in addresses:
-        entry = {"name": entry} if isinstance(entry, str) else dict(entry)
-        if not is_ip(str(entry.get("name", ""))):
-            raise bad_request(
-                f"GTM server {obj['fullPath']}: invalid address {entry.get('name')!r}"
-            )
-        entry.setdefault("deviceName", obj["name"])
-        entry.setdefault("translation", "none")
-        out.append(entry)
-    obj["addresses"] = out
-
-
-def _server_refs(obj: dict[str, Any]) -> list[Ref]:
-    return (
-        [Ref(("gtm/datacenter",), obj["datacenter"], "Data Center")]
-        if obj.get("datacenter")
-        else []
-    )
-
-
-def _server_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
-    return {"datacenterReference": _link_of(ctx, ("gtm/datacenter",), obj["datacenter"])}
-
-
-GTM_VS_DEFAULTS: dict[str, Any] = {
-    "destination": "",
-    **{"enabled": True},
-    **GTM_LIMITS,
-    "translationAddress": "none",
-    "translationPort": 0,
-}
-
-
-def _prepare_gtm_vs(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-    _pair_to_bool(obj)
-    dest = str(obj.get("destination", ""))
-    sep = "." if dest.count(":") > 1 else ":"
-    address, _, port = dest.rpartition(sep)
-    if not is_ip(address) or not port.isdigit():
-        raise bad_request(
-            f'GTM virtual server {obj["name"]}: invalid destination "{dest}", expected ADDRESS:PORT'
-        )
-
-
-GTM_POOL_DEFAULTS: dict[str, Any] = {
-    "alternateMode": "round-robin",
-    "dynamicRatio": "disabled",
-    "enabled": True,
-    "fallbackIp": "any",
-    "fallbackMode": "return-to-dns",
-    **GTM_LIMITS,
-    "loadBalancingMode": "round-robin",
-    "manualResume": "disabled",
-    "maxAnswersReturned": 1,
-    "monitor": "default",
-    "qosHitRatio": 5,
-    "qosHops": 0,
-    "qosKilobytesSecond": 3,
-    "qosLcs": 30,
-    "qosPacketRate": 1,
-    "qosRtt": 50,
-    "qosTopology": 0,
-    "qosVsCapacity": 0,
-    "qosVsScore": 0,
-    "ttl": 30,
-    "verifyMemberAvailability": "enabled",
-}
-
-GTM_LB_MODES = frozenset(
-    {
-        "round-robin",
-        "ratio",
-        "topology",
-        "global-availability",
-        "static-persistence",
-        "virtual-server-capacity",
-        "least-connections",
-        "lowest-round-trip-time",
-        "fewest-hops",
-        "packet-rate",
-        "cpu",
-        "completion-rate",
-        "quality-of-service",
-        "kilobytes-per-second",
-        "drop-packet",
-        "fallback-ip",
-        "virtual-server-score",
-        "return-to-dns",
-        "none",
-    }
-)
-
-
-def _prepare_gtm_pool(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-    _pair_to_bool(obj)
-    for key in ("loadBalancingMode", "alternateMode", "fallbackMode"):
-        if obj.get(key) not in GTM_LB_MODES:
-            raise bad_request(f'invalid {key} "{obj.get(key)}" for GTM pool {obj["fullPath"]}')
-    _int(obj, "ttl")
-
-
-GTM_MEMBER_DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    **GTM_LIMITS,
-    "memberOrder": 0,
-    "monitor": "default",
-    "ratio": 1,
-}
-
-
-def gtm_member_target(name: str) -> tuple[str, str]:
-    """'server1:vs1' -> ('/Common/server1', 'vs1'); the VS part may itself hold '/' and ':'."""
-    server, _, vs = name.partition(":")
-    return f"/Common/{server.rsplit('/', 1)[-1]}", vs
-
-
-def _prepare_gtm_member(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-    _pair_to_bool(obj)
-    server, vs = gtm_member_target(obj["name"])
-    found = ctx.find(("gtm/server",), server)
-    if not vs or found is None or vs not in found[1].get("_sub", {}).get("virtual-servers", {}):
-        pool = parent["fullPath"] if parent else "?"
-        raise SimError(
-            400,
-            f"01070224:3: Pool Member on Pool {pool} of type A must contain a valid Virtual "
-            "Server name because it is a terminal member.",
-        )
-    _int(obj, "ratio")
-    _int(obj, "memberOrder")
-
-
-def _gtm_member_refs(obj: dict[str, Any]) -> list[Ref]:
-    server, vs = gtm_member_target(obj["name"])
-    return [Ref(("gtm/server",), ref_key(server, "virtual-servers", vs), "Virtual Server")]
-
-
-WIDEIP_DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    "failureRcode": "noerror",
-    "failureRcodeResponse": "disabled",
-    "failureRcodeTtl": 0,
-    "lastResortPool": "",
-    "minimalResponse": "enabled",
-    "persistCidrIpv4": 32,
-    "persistCidrIpv6": 128,
-    "persistence": "disabled",
-    "poolLbMode": "round-robin",
-    "topologyPreferEdns0ClientSubnet": "disabled",
-    "ttlPersistence": 3600,
-}
-
-
-def _prepare_wideip(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-    _pair_to_bool(obj)
-    name = obj["name"]
-    labels = name.split(".")
-    if len(labels) < 2 or not all(labels) or any(c.isspace() for c in name):
-        raise bad_request(
-            f'invalid wide IP name "{name}": a fully qualified domain name is required'
-        )
-    pools = obj.get("pools") or []
-    if not isinstance(pools, list):
-        raise bad_request(f"wide IP {obj['fullPath']}: pools must be a list")
-    out = []
-    for i, entry in enumerate(pools):
-        entry = {"name": entry} if isinstance(entry, str) else dict(entry)
-        entry.pop("nameReference", None)
-        raw = str(entry.get("name", ""))
-        if entry.get("partition") and not raw.startswith("/"):
-            raw = f"/{str(entry['partition']).strip('/')}/{raw}"
-        path = ctx.resolve(("gtm/pool/a",), raw, obj["partition"])
-        ppart, _, pname = split_full(path)
-        order = entry.get("order", i)
-        ratio = entry.get("ratio", 1)
-        out.append({"name": pname, "partition": ppart, "order": int(order), "ratio": int(ratio)})
-    if out:
-        obj["pools"] = sorted(out, key=lambda p: p["order"])
-    else:
-        obj.pop("pools", None)  # a wide IP without pools has no key (load_gtm_a_wideips.json)
-    if obj.get("lastResortPool"):
-        obj["lastResortPool"] = ctx.resolve(
-            ("gtm/pool/a",), obj["lastResortPool"], obj["partition"]
-        )
-
-
-def _wideip_refs(obj: dict[str, Any]) -> list[Ref]:
-    refs = [
-        Ref(("gtm/pool/a",), f"/{p['partition']}/{p['name']}", "pool") for p in obj.get("pools", [])
-    ]
-    if obj.get("lastResortPool"):
-        refs.append(Ref(("gtm/pool/a",), obj["lastResortPool"], "pool"))
-    return refs
-
-
-def _wideip_pool_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
-    # nameReference sits inside each pools entry; done here because links() adds top-level keys.
-    for entry in obj.get("pools", []):
-        entry["nameReference"] = _link_of(
-            ctx, ("gtm/pool/a",), f"/{entry['partition']}/{entry['name']}"
-        )
-    return {}
-
-
-# --------------------------------------------------------------------------- net route
-
-ROUTE_DEFAULTS: dict[str, Any] = {"network": "", "gw": "", "mtu": 0}
-
-
-def _prepare_route(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-    try:
-        network = str(obj.get("network", ""))
-        ipaddress.ip_network(network.split("%")[0] if network != "default" else "0.0.0.0/0")
-    except ValueError:
-        raise bad_request(
-            f'route {obj["fullPath"]}: invalid network "{obj.get("network")}"'
-        ) from None
-    if not is_ip(str(obj.get("gw", ""))):
-        raise bad_request(f'route {obj["fullPath"]}: invalid gw "{obj.get("gw")}"')
-    _int(obj, "mtu", 0, 9198)
-
-
 # --------------------------------------------------------------------------- registry
 
 
 def _persist_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
     for entry in obj.get("persist", []):
-        entry["nameReference"] = _link_of(ctx, PERSISTENCE, persist_path(entry))
+        entry["nameReference"] = link_of(ctx, PERSISTENCE, persist_path(entry))
     return {}
 
 

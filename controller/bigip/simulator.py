@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
-from controller.bigip.sim_kinds import HOST, SimError
-from controller.bigip.sim_store import Json, Store, Transactions, fresh_state
+from controller.bigip.sim_base import HOST, SimError
+from controller.bigip.sim_store import Json, Store, fresh_state
+from controller.bigip.sim_transactions import Transactions
 
 MAX_TOKENS_PER_USER = 100  # K44237337
 TOKEN_TIMEOUT_MAX = 36000  # f5-sdk authz.py
