@@ -3,8 +3,8 @@
     docker_engine        (session) a running engine: the one answering at $DOCKER_HOST or the
                          local socket, else a `dockerd` this fixture starts and later stops
     swarm                (session) the engine in Swarm mode (`docker swarm init` when inactive;
-                         left again at the end only if this fixture initialised it and no other
-                         test session still uses it)
+                         left again by the last test session using it, and only when a test
+                         session initialised it and no service remains)
     busybox_image        (session) tag of a tiny HTTP image built FROM scratch with Debian's
                          busybox-static: `httpd -f -p 80 -h /www`, /index.html and /health
     busybox_health_image (session) the same with a 1 s HEALTHCHECK on /health
@@ -22,6 +22,7 @@ Nothing here pulls an image: no registry is reachable, so services are created w
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -205,27 +206,49 @@ class Swarm:
     initialised: bool  # True when this fixture ran `docker swarm init`
 
 
+@contextlib.contextmanager
+def _users_lock() -> Iterator[None]:
+    """Serialises setup and teardown of shared resources across concurrent test sessions."""
+    USERS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(USERS_DIR / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# Written when a test session runs `docker swarm init`; holds the node id of that swarm, so the
+# last session using it (whichever initialised it) leaves it, and never a swarm made since.
+SWARM_MARKER = USERS_DIR / "swarm.initialised-by-tests"
+
+
 @pytest.fixture(scope="session")
 def swarm(docker_engine: DockerEngine) -> Iterator[Swarm]:
     client = docker_engine.client
-    state = client.info()["Swarm"]
     initialised = False
-    if state.get("LocalNodeState") == "inactive":
-        client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
-        initialised = True
-        state = wait_until(
-            lambda: (s := client.info()["Swarm"]).get("LocalNodeState") == "active" and s,
-            what="swarm init",
-        )
-    if state.get("LocalNodeState") != "active" or not state.get("ControlAvailable"):
-        pytest.fail(f"the engine at {docker_engine.base_url} is not a Swarm manager: {state}")
-    _register("swarm")
+    with _users_lock():
+        _register("swarm")
+        state = client.info()["Swarm"]
+        if state.get("LocalNodeState") == "inactive":
+            client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+            initialised = True
+            state = wait_until(
+                lambda: (s := client.info()["Swarm"]).get("LocalNodeState") == "active" and s,
+                what="swarm init",
+            )
+            SWARM_MARKER.write_text(state["NodeID"])
     try:
+        if state.get("LocalNodeState") != "active" or not state.get("ControlAvailable"):
+            pytest.fail(f"the engine at {docker_engine.base_url} is not a Swarm manager: {state}")
         yield Swarm(docker_engine, state["NodeID"], state.get("NodeAddr", ""), initialised)
     finally:
-        (USERS_DIR / "swarm" / str(os.getpid())).unlink(missing_ok=True)
-        if initialised and not _others_alive("swarm") and not client.services.list():
-            client.swarm.leave(force=True)
+        with _users_lock():
+            (USERS_DIR / "swarm" / str(os.getpid())).unlink(missing_ok=True)
+            ours = SWARM_MARKER.exists() and SWARM_MARKER.read_text() == state.get("NodeID")
+            if ours and not _others_alive("swarm") and not client.services.list():
+                client.swarm.leave(force=True)
+                SWARM_MARKER.unlink()
 
 
 # --------------------------------------------------------------------------- images
