@@ -7,6 +7,7 @@ addresses, versions) may differ. Keys left out on purpose are listed with the re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -448,7 +449,7 @@ def test_data_group_transcript_17_1_2_1(http: requests.Session, simulator: Simul
 def _strip(body: dict[str, Any]) -> dict[str, Any]:
     """Drop what differs between devices: generation and the version in links."""
     out = {k: v for k, v in body.items() if k != "generation"}
-    out["selfLink"] = out["selfLink"].split("?ver=")[0]
+    out["selfLink"] = re.sub(r"[?&]ver=[0-9.]+$", "", out["selfLink"])
     return out
 
 
@@ -505,3 +506,55 @@ def test_error_bodies_match_the_collected_ones(
         f"{url}/ltm/virtual", json={"name": "vs1", "destination": "10.0.0.1:80", "pool": "p1"}
     )
     expect("Delete object still referenced", http.delete(f"{url}/ltm/pool/~Common~p1"))
+
+
+def test_data_group_record_options_17_1_2_1(http: requests.Session, simulator: Simulator) -> None:
+    capture = reference("transcribed/datagroup_internal_responses_17.1.2.1.json")
+    records = [
+        {"name": "key2", "data": "value2"},
+        {"name": "key3", "data": "value3,value31,value32"},
+    ]
+    http.post(
+        simulator.url + DG, json={"name": "my-datagroup", "type": "string", "records": records}
+    )
+    url = f"{simulator.url}{DG}/~Common~my-datagroup"
+    added = http.patch(
+        url,
+        params={"options": "records add { key4 { data value44 } }"},
+        json={"name": "my-datagroup"},
+    )
+    expected = capture[
+        "PATCH ?options=records add { key4 { data value44 } } with body {name} (200)"
+    ]
+    assert added.status_code == 200
+    assert _strip(added.json()) == _strip(expected)
+    again = http.patch(url, params={"options": "records add { key2 { data v } }"}, json={})
+    assert again.status_code == 409
+    assert again.json()["message"] == (
+        "01020066:3: The requested class string item (/Common/my-datagroup key2) already exists "
+        "in partition Common."
+    )
+    http.patch(url, params={"options": 'records modify { key2 { data "new value" } }'}, json={})
+    http.patch(url, params={"options": "records delete { key3 key4 }"}, json={})
+    assert http.get(url).json()["records"] == [{"name": "key2", "data": "new value"}]
+    missing = http.patch(url, params={"options": "records delete { key4 }"}, json={})
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {
+            "code": 404,
+            "message": "01020036:3: The requested class string item (/Common/my-datagroup key4) "
+            "was not found.",
+            "errorStack": [],
+            "apiError": 3,
+        },
+    )
+    bad = http.patch(url, params={"options": "records add key5"}, json={})
+    assert bad.status_code == 400 and "records add" in bad.json()["message"]
+
+
+def test_select_on_one_item(http: requests.Session, simulator: Simulator) -> None:
+    http.post(simulator.url + "/mgmt/tm/ltm/pool", json={"name": "p"})
+    got = http.get(
+        simulator.url + "/mgmt/tm/ltm/pool/~Common~p", params={"$select": "name,fullPath"}
+    )
+    assert got.json() == {"name": "p", "fullPath": "/Common/p"}

@@ -30,6 +30,7 @@ from controller.bigip.sim_base import (
     rest_id,
     split_full,
 )
+from controller.bigip.sim_datagroup import apply_record_options
 from controller.bigip.sim_kinds import (
     BUILTINS,
     KINDS,
@@ -172,9 +173,9 @@ class Store(Context):
             if target.item is None:
                 return 200, self.list_json(target, query, raw_query)
             obj = self._get_item(target)
-            return 200, self.render(
-                target, obj, query.get("expandSubcollections") == "true", raw_query
-            )
+            select = [s for s in query.get("$select", "").split(",") if s]
+            expand = query.get("expandSubcollections") == "true"
+            return 200, self.render(target, obj, expand, raw_query, select=select)
         if method == "POST":
             if target.item is not None:
                 raise bad_request(f"POST is not supported on an item: /mgmt/tm/{rest}", api_error=1)
@@ -182,6 +183,9 @@ class Store(Context):
             return 200, self.render(target, obj, False)
         if target.item is None:
             raise bad_request(f"{method} needs an item URL, not a collection: /mgmt/tm/{rest}", 1)
+        if method == "PATCH" and "options" in query:
+            obj = self.modify_options(target, query["options"])
+            return 200, self.render(target, obj, False, raw_query)
         if method in ("PUT", "PATCH"):
             obj = self.modify(target, self._body(body), replace=method == "PUT")
             return 200, self.render(target, obj, False)
@@ -457,7 +461,10 @@ class Store(Context):
         if not attrs and not subs:
             raise no_properties()
         if replace:
-            obj = kind.fresh()  # PUT: omitted attributes go back to their defaults
+            # PUT: omitted attributes go back to their defaults. decision: subcollections
+            # (pool members, virtual profiles) are separate objects on the device and stay as
+            # they are unless the body lists them (`members`, `profiles`, `*Reference.items`).
+            obj = kind.fresh()
             for key in (
                 "name",
                 "partition",
@@ -481,6 +488,24 @@ class Store(Context):
         target.container[target.item] = obj
         self.bump(obj, target.parent)
         self._after_store(target, obj, old, subs)
+        self.on_change()
+        return obj
+
+    def modify_options(self, target: Target, options: str) -> Json:
+        """PATCH ...?options=records add {...} on an internal data group (17.1.2.1 capture)."""
+        if target.kind.collection != "ltm/data-group/internal":
+            raise bad_request(
+                f"options are simulated for data groups only, not {target.url_path}", 1
+            )
+        assert target.container is not None and target.item is not None
+        old = target.container.get(target.item)
+        if old is None:
+            raise self._missing_for_write(target)
+        obj = copy.deepcopy(old)
+        apply_record_options(obj, options)
+        self._validate(target, obj)
+        target.container[target.item] = obj
+        self.bump(obj)
         self.on_change()
         return obj
 
