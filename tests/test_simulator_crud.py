@@ -585,7 +585,9 @@ def test_gtm_member_needs_an_existing_server_virtual(dev: BIGIP, simulator: Simu
         "Server name because it is a terminal member.",
     )
     assert body["apiError"] == 3
-    dev.create(members, {"name": "bigip1:/docker/www_vs", "partition": "Common"})
+    created = dev.create(members, {"name": "/Common/bigip1:/docker/www_vs"}).properties
+    assert (created["name"], created["partition"]) == ("bigip1:/docker/www_vs", "Common")
+    assert created["selfLink"].endswith("/members/~Common~bigip1:~docker~www_vs?ver=17.1.2")
     vs_url = "/mgmt/tm/gtm/server/~Common~bigip1/virtual-servers/~docker~www_vs"
     expect_error(lambda: dev.delete(vs_url), 400, "01070265:3:")
     dev.create(

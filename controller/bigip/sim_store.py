@@ -355,7 +355,12 @@ class Store(Context):
             raise bad_request(f'"name" is required to create a {kind.word}')
         if not kind.partitioned:
             return raw, "", "", raw
-        if raw.startswith("/") and ":" not in raw.split("/")[1]:
+        if raw.startswith("/") and ":" in raw:
+            # Member names (NODE:PORT, SERVER:VIRTUAL) may hold '/' after the partition, as
+            # in "/Common/bigip1:/docker/www_vs": only the partition is split off.
+            partition, _, name = raw[1:].partition("/")
+            sub_path = ""
+        elif raw.startswith("/"):
             partition, sub_path, name = split_full(raw)
         else:
             partition = str(body.get("partition") or "Common").strip("/")

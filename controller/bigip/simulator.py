@@ -705,7 +705,8 @@ class _Server(ThreadingHTTPServer):
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.sim.down:
             request.close()
-            self.sim.requests.append(Request("?", "?", None, None))
+            with self.sim.lock:  # dropped before a request line could be read
+                self.sim.requests.append(Request("?", "?", None, None))
             return
         try:
             conn = self.tls.wrap_socket(request, server_side=True)
