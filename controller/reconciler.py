@@ -469,16 +469,16 @@ def _keep_invalid_workloads(
         names.add(dns_safe(name))
         if namespace:
             names.add(dns_safe(f"{namespace}-{name}"))
-    for key, obj in list(wanted.items()):
+    for key, group in list(wanted.items()):
         before = current.get(key)
-        if isinstance(obj, DataGroup) and isinstance(before, DataGroup):
-            records = dict(obj.records)
+        if isinstance(group, DataGroup) and isinstance(before, DataGroup):
+            records = dict(group.records)
             for name, value in before.records:
                 if name not in records and (
                     name in names or value in targets or value.split(" ")[0] in targets
                 ):
                     records[name] = value
-            wanted[key] = replace(obj, records=tuple(sorted(records.items())))
+            wanted[key] = replace(group, records=tuple(sorted(records.items())))
     return list(wanted.values())
 
 

@@ -101,7 +101,7 @@ def desired_setup(config: Settings) -> tuple[dict[str, str], list[DataGroup], li
     desired = build_desired(WORKLOADS, config, texts)
     assert desired.problems == (), desired.problems
     groups = [obj for obj in desired.objects if isinstance(obj, DataGroup)]
-    # The names docs-irules.md documents; the rules reach them through load_irules' placeholders.
+    # The names the README documents; the rules reach them through load_irules' placeholders.
     assert sorted(full_path(g.partition, g.name) for g in groups) == [
         f"/{config.partition}/endpoints",
         f"/{config.partition}/hosts",

@@ -26,7 +26,7 @@ def test_flag_table_matches_the_cli_options_row_for_row() -> None:
 
 
 def test_every_documented_command_exists() -> None:
-    commands = set(re.findall(r"`docker-bigip-ctlr (\w+)", README))
+    commands = set(re.findall(r"`docker-bigip-ctlr ([a-z]+)(?![=\w])", README))
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
     assert commands and commands <= set(subparsers.choices)  # type: ignore[arg-type]
@@ -36,3 +36,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/install-test-deps && scripts/test" in README
     assert "scripts/install-test-deps && scripts/test" in ci
+
+
+def test_label_table_lists_exactly_the_grammar_keys() -> None:
+    from controller.labels import ROUTE_KEYS
+
+    table = README.split("<!-- labels-table:start -->")[1].split("<!-- labels-table:end -->")[0]
+    documented = re.findall(r"^\| `([a-z]+)` \|", table, flags=re.M)
+    assert documented == list(ROUTE_KEYS)
