@@ -393,6 +393,10 @@ class Reconciler:
             target=self.watch_events, args=(stop,), daemon=True, name="docker-events"
         )
         watcher.start()
+        # Wake the loop as soon as it is told to stop, whatever it is waiting for.
+        threading.Thread(
+            target=lambda: (stop.wait(), self.trigger.wake.set()), daemon=True, name="stop-waker"
+        ).start()
         failures = 0
         next_resync = self.clock()
         health_interval = min(HEALTH_INTERVAL, self.settings.resync_interval)
