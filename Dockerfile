@@ -3,7 +3,6 @@ FROM python:3.11-slim
 WORKDIR /src
 COPY . .
 RUN pip install --no-cache-dir . && rm -rf /src
-USER root
 EXPOSE 9436
 ENTRYPOINT ["docker-bigip-ctlr"]
 CMD ["run"]

@@ -371,3 +371,21 @@ def test_labels_turning_invalid_keep_the_workloads_objects_until_fixed(sim: Simu
     source.workloads.append(workload("api", ["172.18.0.5"]))
     fixed = h.run()
     assert [str(c.key) for c in fixed.changes.items] == ["ltm/pool /docker/shop_www_default"]
+
+
+def test_a_label_problem_is_logged_once_per_change(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = FakeSource([workload("bad", ["172.18.0.7"], {"f5.prot": "80"})])
+    h = Harness(sim, source)
+    with caplog.at_level("INFO", logger="controller.reconciler"):
+        h.run()
+        h.run()
+        h.run(resync=True)
+    problems = [r for r in caplog.records if "f5.prot" in r.getMessage()]
+    assert len(problems) == 1
+    assert "shop/bad" in problems[0].getMessage()
+    source.workloads = [workload("bad", ["172.18.0.7"])]
+    with caplog.at_level("INFO", logger="controller.reconciler"):
+        h.run()
+    assert any("problem resolved" in r.getMessage() for r in caplog.records)
