@@ -36,7 +36,7 @@ MAX_TTL = 2**31 - 1  # RFC 2181 section 8
 _DNS_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 _POOL_PATH = re.compile(r"^/[^/\s]+(/[^/\s]+)+$")
 # Characters that need no quoting anywhere in a Tcl word (nor start a comment or substitution).
-_PLAIN = re.compile(r"^[A-Za-z0-9_./:,=+-]+$")
+_PLAIN = re.compile(r"[A-Za-z0-9_./:,=+-]+")  # used with fullmatch: "$" would let "0\n" through
 
 
 def load_irules(settings: Settings) -> dict[str, str]:
@@ -108,7 +108,7 @@ def tcl_word(value: str) -> str:
     """
     if value == "":
         return "{}"
-    if _PLAIN.match(value):
+    if _PLAIN.fullmatch(value):
         return value
     out = []
     for char in value:

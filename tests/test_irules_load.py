@@ -239,3 +239,9 @@ def test_irules_stay_within_tcl_8_4(name: str) -> None:
     )
     for token in NEWER_THAN_TCL_8_4:
         assert token not in code, f"{name} uses {token.strip()!r}"
+
+
+def test_tcl_word_escapes_a_trailing_newline() -> None:
+    # Found by hypothesis: a plain-looking value with a trailing newline must not stay bare.
+    interp = _property_tcl()
+    assert interp.eval(f"set v {tcl_word('0' + chr(10))}") == "0\n"
