@@ -213,6 +213,9 @@ class Metrics:
             self.workloads.labels(state).set(0)
         for kind in KIND_ORDER:
             self.owned_objects.labels(kind).set(0)
+            # A counter series born at 1 hides that first repair from increase()/rate(): the
+            # dashboard's drift panel would show 0 for the first drift of each kind.
+            self.drift_repairs.labels(kind)
 
     def run_finished(
         self, result: str, seconds: float, changes: Mapping[tuple[str, str], int]
