@@ -121,8 +121,8 @@ def controller(docker_lab: DockerLab) -> Iterator[Controller]:
     """A running controller as `cmd_run` builds it; stops its loop, listener, BIG-IP client
     and simulator at teardown and fails if one of its threads is left behind."""
     before = _own_threads()
-    values_ = resolve_options(build_parser().parse_args(RUN_ARGS), {})
-    settings = settings_from(values_)
+    options = resolve_options(build_parser().parse_args(RUN_ARGS), {})
+    settings = settings_from(options)
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.set_info(__version__, settings.partition, settings.cluster_id)
@@ -299,9 +299,11 @@ def test_bigip_outage_turns_the_unreachable_alert_expression_on_and_off(
     assert prom.query(unreachable) == []
     assert controller.get("/readyz")[0] == 200
 
+    went_down = time.monotonic()
     controller.sim.set_down(True)
     try:
         result = prom.wait_for(unreachable)
+        detected = time.monotonic() - went_down
         assert [r["metric"]["instance"] for r in result] == [controller.target]
         status, ready = controller.get_json("/readyz")
         assert status == 503 and "BIG-IP" in ready["reason"], ready
@@ -309,9 +311,15 @@ def test_bigip_outage_turns_the_unreachable_alert_expression_on_and_off(
         prom.wait_for(f"{failures} >= 1")
         assert controller.get("/healthz")[0] == 200  # an outage never fails liveness
     finally:
+        came_back = time.monotonic()
         controller.sim.set_down(False)
 
     prom.wait_for(unreachable, lambda r: r == [])
+    cleared = time.monotonic() - came_back
+    # Figures, not assertions (see `pytest -s`): health check every 2 s + scrape/eval every 1 s.
+    print(
+        f"outage seen by Prometheus after {detected:.1f} s, cleared {cleared:.1f} s after recovery"
+    )
     wait_until(lambda: controller.get("/readyz")[0] == 200, 20, "/readyz 200 after recovery")
     prom.wait_for(f"{failures} == 0")
     assert prom.query(rule_expr("BigipCtlrNoSuccessfulSync")) == []
