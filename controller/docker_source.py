@@ -40,6 +40,8 @@ from controller.workloads import (
     Workload,
     compose_workloads,
     has_f5_labels,
+    is_terminating_signal,
+    mark_stopping,
     swarm_workloads,
 )
 
@@ -162,6 +164,10 @@ class DockerSource:
         self._client: docker.APIClient | None = None
         self._client_lock = threading.Lock()
         self._inspected: dict[str, dict[str, Any]] = {}
+        # Containers told to terminate that have not died yet: they are drained (their members
+        # disabled) during the stop grace period instead of taking new connections.
+        self._stopping: set[str] = set()
+        self._stopping_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -277,9 +283,23 @@ class DockerSource:
                 services, tasks, nodes, networks, self._inspect(task_summaries)
             )
         workloads.sort(key=lambda w: (w.source, w.namespace, w.name))
-        return workloads
+        with self._stopping_lock:
+            self._stopping &= live
+            stopping = frozenset(self._stopping)
+        return mark_stopping(workloads, stopping)
 
     # ------------------------------------------------------------------ events
+
+    def _track_stopping(self, event: DockerEvent) -> None:
+        if event.type != "container":
+            return
+        with self._stopping_lock:
+            if event.action == "kill" and is_terminating_signal(
+                dict(event.attributes).get("signal")
+            ):
+                self._stopping.add(event.actor_id)
+            elif event.action in ("die", "destroy", "start"):
+                self._stopping.discard(event.actor_id)
 
     def events(self, stop: threading.Event, since: float | None = None) -> Iterator[DockerEvent]:
         """Engine events that can change a workload, until `stop` is set.
@@ -322,6 +342,7 @@ class DockerSource:
                     ) from error
                 event = to_event(raw)
                 if event is not None:
+                    self._track_stopping(event)
                     yield event
             if not stop.is_set():
                 raise DockerUnavailable(f"Docker engine {self.base_url}: event stream ended")

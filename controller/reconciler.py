@@ -344,10 +344,10 @@ class Reconciler:
     # ------------------------------------------------------------------ status
 
     def ready(self) -> tuple[bool, str]:
-        if not self.docker_up:
-            return False, "Docker engine not reachable"
         if self.last_success is None:
             return False, "first sync not done"
+        if not self.docker_up:
+            return False, "Docker engine not reachable"
         if not self.bigip_up:
             return False, "BIG-IP not reachable"
         return True, "ready"
@@ -394,9 +394,7 @@ class Reconciler:
         )
         watcher.start()
         # Wake the loop as soon as it is told to stop, whatever it is waiting for.
-        threading.Thread(
-            target=lambda: (stop.wait(), self.trigger.wake.set()), daemon=True, name="stop-waker"
-        ).start()
+        threading.Thread(target=_wake_on, args=(stop, self.trigger.wake), daemon=True).start()
         failures = 0
         next_resync = self.clock()
         health_interval = min(HEALTH_INTERVAL, self.settings.resync_interval)
@@ -484,6 +482,11 @@ def _keep_invalid_workloads(
                     records[name] = value
             wanted[key] = replace(group, records=tuple(sorted(records.items())))
     return list(wanted.values())
+
+
+def _wake_on(stop: threading.Event, wake: threading.Event) -> None:
+    stop.wait()
+    wake.set()
 
 
 def _cache_was_in_sync(cache: dict[ObjectKey, BigipObject], change: Change) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -487,3 +487,28 @@ def swarm_workloads(
         )
     workloads.sort(key=lambda w: (w.namespace, w.name))
     return workloads
+
+
+# `docker stop` sends the stop signal (TERM by default), then KILL; `docker kill -s HUP` and the
+# like ask a process to reload and must not drain it.
+TERMINATING_SIGNALS = frozenset({"2", "3", "9", "15", "SIGINT", "SIGQUIT", "SIGKILL", "SIGTERM"})
+
+
+def is_terminating_signal(signal: str | None) -> bool:
+    return str(signal or "").upper() in TERMINATING_SIGNALS
+
+
+def mark_stopping(workloads: list[Workload], container_ids: frozenset[str]) -> list[Workload]:
+    """Running instances whose container was told to terminate become "stopping"."""
+    if not container_ids:
+        return workloads
+    marked = []
+    for workload in workloads:
+        instances = tuple(
+            replace(i, state="stopping")
+            if i.container_id in container_ids and i.state == "running"
+            else i
+            for i in workload.instances
+        )
+        marked.append(replace(workload, instances=instances))
+    return marked

@@ -49,11 +49,12 @@ class Running:
         return {r["name"]: r["data"] for r in (item or {}).get("records", [])}
 
     def wait_members(self, workload: str, count: int, timeout: float = 30) -> list[dict]:
-        return wait_until(
-            lambda: m if len(m := self.members_of(workload)) == count else None,
+        found = wait_until(
+            lambda: (m,) if len(m := self.members_of(workload)) == count else None,
             timeout,
-            f"{count} members for {workload} (have {len(self.members_of(workload))})",
+            f"{count} members for {workload}",
         )
+        return found[0]
 
 
 @pytest.fixture
@@ -214,3 +215,39 @@ def test_swarm_service_lifecycle(
     running.wait_members(workload, 1, timeout=60)
     service.remove()
     wait_until(lambda: not running.pools_of(workload), 60, "the service's pool removed")
+
+
+def test_a_stopping_container_is_drained_during_its_grace_period(
+    running: Running, docker_lab: DockerLab, busybox_image: str
+) -> None:
+    project = docker_lab.name("drain")
+    labels = {
+        "f5.enable": "true",
+        "f5.hostname": f"drain.{docker_lab.prefix}.example.com",
+        "f5.port": "80",
+        "com.docker.compose.project": project,
+        "com.docker.compose.service": "www",
+        "com.docker.compose.container-number": "1",
+    }
+    # A process that takes 3 s to shut down after SIGTERM, like an application finishing its
+    # requests: during that time its member must be disabled, not removed and not enabled.
+    script = "trap 'sleep 3; exit 0' TERM; httpd -f -p 80 -h /www & wait; wait"
+    container = docker_lab.run(
+        busybox_image,
+        "drain-1",
+        labels=labels,
+        command=["sh", "-c", script],
+        stop_signal="SIGTERM",
+    )
+    workload = f"{project}/www"
+    (member,) = running.wait_members(workload, 1)
+    assert member["session"] != "user-disabled"
+    stopper = threading.Thread(target=container.stop, kwargs={"timeout": 10})
+    stopper.start()
+    wait_until(
+        lambda: [m for m in running.members_of(workload) if m["session"] == "user-disabled"],
+        10,
+        "the member disabled while the container stops",
+    )
+    stopper.join()
+    running.wait_members(workload, 0)

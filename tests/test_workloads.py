@@ -583,3 +583,23 @@ def test_to_event_normalises_health_status_and_drops_unwatched_actions() -> None
     assert to_event({**raw, "Type": "service", "Action": "update"}) is not None
     old_style = to_event({"Type": "container", "status": "die", "id": "x", "time": 2})
     assert old_style is not None and old_style.time_ns == 2_000_000_000
+
+
+def test_mark_stopping_drains_only_running_instances_told_to_terminate() -> None:
+    from controller.workloads import (
+        Instance,
+        Workload,
+        is_terminating_signal,
+        mark_stopping,
+    )
+
+    running = Instance("shop-www-1", 1, "aaa", "node1", "192.0.2.1", "running")
+    starting = Instance("shop-www-2", 2, "bbb", "node1", "192.0.2.1", "starting")
+    other = Instance("shop-www-3", 3, "ccc", "node1", "192.0.2.1", "running")
+    workload = Workload("compose", "shop", "www", (), (running, starting, other))
+    (marked,) = mark_stopping([workload], frozenset({"aaa", "bbb"}))
+    assert [i.state for i in marked.instances] == ["stopping", "starting", "running"]
+    assert mark_stopping([workload], frozenset()) == [workload]
+    assert is_terminating_signal("15") and is_terminating_signal("SIGKILL")
+    assert not is_terminating_signal("1") and not is_terminating_signal("SIGHUP")
+    assert not is_terminating_signal(None)
