@@ -214,8 +214,11 @@ class Metrics:
         for kind in KIND_ORDER:
             self.owned_objects.labels(kind).set(0)
             # A counter series born at 1 hides that first repair from increase()/rate(): the
-            # dashboard's drift panel would show 0 for the first drift of each kind.
+            # dashboard's drift panel would show 0 for the first drift of each kind. The same
+            # holds for the changes panel.
             self.drift_repairs.labels(kind)
+            for action in ("create", "update", "delete"):
+                self.changes.labels(kind, action)
 
     def run_finished(
         self, result: str, seconds: float, changes: Mapping[tuple[str, str], int]
