@@ -173,6 +173,13 @@ OPTIONS: tuple[Option, ...] = (
         "--listen", "F5_LISTEN", "0.0.0.0:9436", "HOST:PORT of /metrics, /healthz, /readyz, /status"
     ),
     Option("--docker-url", "DOCKER_HOST", "", "Docker engine URL (default: local socket)"),
+    Option(
+        "--node-address",
+        "F5_NODE_ADDRESS",
+        "",
+        "this node's address as the BIG-IP reaches it; members=node/host need it on a "
+        "standalone engine",
+    ),
     Option("--log-format", "F5_LOG_FORMAT", "text", "text or json"),
     Option("--log-level", "F5_LOG_LEVEL", "info", "debug, info, warning or error"),
 )
@@ -303,6 +310,7 @@ def settings_from(values: Mapping[str, Any]) -> Settings:
         irules_dir=values["irules_dir"],
         listen=values["listen"],
         docker_url=values["docker_url"],
+        node_address=values["node_address"],
     )
 
 
@@ -454,7 +462,9 @@ def cmd_plan(values: Mapping[str, Any], compose_files: list[str]) -> int:
     else:
         from controller.docker_source import DockerSource
 
-        workloads = DockerSource(settings.docker_url).list_workloads()
+        workloads = DockerSource(
+            settings.docker_url, node_address=settings.node_address
+        ).list_workloads()
     desired = build_desired(workloads, settings, load_irules(settings))
     for problem in desired.problems:
         print(f"! workload {problem.workload}: label {problem.label or '-'}: {problem.reason}")
@@ -501,7 +511,7 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
     metrics = Metrics(registry)
     metrics.set_info(__version__, settings.partition, settings.cluster_id)
     client, simulator, settings = _client(settings, observer=metrics.bigip_request)
-    source = DockerSource(settings.docker_url)
+    source = DockerSource(settings.docker_url, node_address=settings.node_address)
     reconciler = Reconciler(settings, source, client, load_irules(settings), metrics)
     try:
         if once:

@@ -98,6 +98,9 @@ class Settings:
     """HOST:PORT of /metrics, /healthz, /readyz and /status."""
     docker_url: str = ""
     """Docker engine URL; empty uses DOCKER_HOST or the local socket."""
+    node_address: str = ""
+    """This node's IP address as the BIG-IP reaches it (members=node/host use it). Empty uses
+    the Swarm advertise address; a standalone engine has none, so it must be set there."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -130,8 +133,18 @@ def validate(settings: Settings) -> None:
     ):
         if virtual.destination:
             parse_destination(virtual.destination, name)
+    if settings.node_address:
+        parse_address(settings.node_address, "node-address")
     if settings.bigip.url and not settings.bigip.url.startswith("https://"):
         raise ConfigError(f"bigip-url: must start with https://, got {settings.bigip.url!r}")
+
+
+def parse_address(text: str, setting: str) -> str:
+    """An IPv4/IPv6 address; a host name is refused because a BIG-IP pool member needs an IP."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ConfigError(f"{setting}: {text!r} is not an IP address") from None
 
 
 def parse_destination(text: str, setting: str) -> tuple[str, int]:
