@@ -8,7 +8,9 @@ lists the same rows.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
+import math
 import os
 import signal
 import sys
@@ -57,6 +59,24 @@ def _list(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in str(text).split(",") if p.strip())
 
 
+def _number(text: str) -> float:
+    # float() accepts "nan" and "inf"; neither is a usable interval, timeout or fraction, and
+    # nan slips through every range check the settings make.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+class ResolvedOptions(dict[str, Any]):
+    """{dest: value} plus, per dest, where the value came from (flag, environment variable or
+    YAML key), so an error found later while building Settings can name it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: dict[str, str] = {}
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "--config",
@@ -84,12 +104,18 @@ OPTIONS: tuple[Option, ...] = (
         "PEM bundle that signs the BIG-IP certificate (default: system store)",
     ),
     Option("--insecure", "F5_INSECURE", False, "skip TLS verification (labs only)", _bool, True),
-    Option("--bigip-timeout", "F5_BIGIP_TIMEOUT", 30.0, "seconds per iControl REST request", float),
+    Option(
+        "--bigip-timeout", "F5_BIGIP_TIMEOUT", 30.0, "seconds per iControl REST request", _number
+    ),
     Option("--partition", "F5_PARTITION", "docker", "partition the controller owns"),
     Option("--allow-common", "F5_ALLOW_COMMON", False, "allow --partition Common", _bool, True),
     Option("--cluster-id", "F5_CLUSTER_ID", "default", "written into every owner marker"),
-    Option("--resync-interval", "F5_RESYNC_INTERVAL", 60.0, "seconds between full resyncs", float),
-    Option("--debounce", "F5_DEBOUNCE", 0.2, "seconds to coalesce a burst of Docker events", float),
+    Option(
+        "--resync-interval", "F5_RESYNC_INTERVAL", 60.0, "seconds between full resyncs", _number
+    ),
+    Option(
+        "--debounce", "F5_DEBOUNCE", 0.2, "seconds to coalesce a burst of Docker events", _number
+    ),
     Option(
         "--allow-mass-delete",
         "F5_ALLOW_MASS_DELETE",
@@ -103,7 +129,7 @@ OPTIONS: tuple[Option, ...] = (
         "F5_MASS_DELETE_THRESHOLD",
         0.5,
         "fraction of owned objects the first run may delete",
-        float,
+        _number,
     ),
     Option(
         "--default-members",
@@ -214,15 +240,18 @@ def _show(value: Any) -> str:
     return str(value) if value != "" else '""'
 
 
-def resolve_options(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
+def resolve_options(args: argparse.Namespace, env: Mapping[str, str]) -> ResolvedOptions:
     """{dest: value} with flag > env > YAML > default; ConfigError names the bad setting."""
     config_path = getattr(args, "config", None) or env.get("F5_CONFIG", "")
     from_file = _read_yaml(config_path) if config_path else {}
-    known = {o.flag.lstrip("-") for o in OPTIONS}
-    unknown = sorted(set(from_file) - known)
+    known = [o.flag.lstrip("-") for o in OPTIONS]
+    unknown = sorted((str(k) for k in from_file if k not in known), key=str)
     if unknown:
-        raise ConfigError(f"{config_path}: unknown setting(s) {', '.join(unknown)}")
-    values: dict[str, Any] = {}
+        raise ConfigError(
+            f"{config_path}: unknown setting(s) "
+            + ", ".join(f"{key}{_did_you_mean(key, known)}" for key in unknown)
+        )
+    values = ResolvedOptions()
     for option in OPTIONS:
         dest = _dest(option.flag)
         raw: Any = getattr(args, dest, None)
@@ -233,12 +262,19 @@ def resolve_options(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
             raw, source = from_file[option.flag.lstrip("-")], f"{config_path}: {option.flag[2:]}"
         if raw is None:
             values[dest] = option.default
+            values.sources[dest] = f"default of {option.flag}"
             continue
         try:
             values[dest] = _convert(option, raw)
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{source}: {error}") from None
+        values.sources[dest] = source
     return values
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _convert(option: Option, raw: Any) -> Any:
@@ -246,6 +282,10 @@ def _convert(option: Option, raw: Any) -> Any:
         return raw
     if isinstance(raw, list) and option.kind is _list:
         return tuple(str(v) for v in raw)
+    # Only YAML can hand over a list or mapping; str() of one would be taken as a value
+    # (a partition named "{'a': 1}").
+    if isinstance(raw, (list, dict)):
+        raise ValueError(f"expected a single value, got {type(raw).__name__} {raw!r}")
     return option.kind(str(raw))
 
 
@@ -264,7 +304,9 @@ def _read_yaml(path: str) -> dict[str, Any]:
 
 
 def _read_password(path: str, url: str) -> str:
-    if not url:
+    # No password without a URL; none either for a URL the settings will refuse, so that
+    # error (not a missing password file) is the one reported.
+    if not url.startswith("https://"):
         return ""
     try:
         return Path(path).read_text().strip()
@@ -276,6 +318,25 @@ def _read_password(path: str, url: str) -> str:
 
 
 def settings_from(values: Mapping[str, Any]) -> Settings:
+    """Settings from resolve_options' values. A ConfigError from the settings' own checks
+    ("debounce: must be ...") is re-raised naming where the value came from."""
+    try:
+        return _settings_from(values)
+    except ConfigError as error:
+        sources: Mapping[str, str] = getattr(values, "sources", {})
+        raise ConfigError(_name_source(str(error), sources)) from None
+
+
+def _name_source(message: str, sources: Mapping[str, str]) -> str:
+    # Settings name a bad value by its flag name without dashes ("resync-interval: ...").
+    setting, sep, rest = message.partition(":")
+    source = sources.get(setting.replace("-", "_")) if sep else None
+    if source is None or source == f"--{setting}":
+        return message
+    return f"{setting} (from {source}):{rest}"
+
+
+def _settings_from(values: Mapping[str, Any]) -> Settings:
     bigip = BigipSettings(
         url=values["bigip_url"].rstrip("/"),
         username=values["bigip_username"],
