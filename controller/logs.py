@@ -40,6 +40,8 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"(authorization['\"]?\s*[:=]\s*['\"]?)((basic|bearer)\s+)?[^\s'\",}]+", re.I),
         r"\1\2" + REDACTED,
     ),
+    # iControl REST token URLs: "DELETE /mgmt/shared/authz/tokens/<token>" in urllib3's debug log
+    (re.compile(r"(/authz/tokens/)[^\s/?'\"]+"), r"\1" + REDACTED),
     # password=xxx, "token": "xxx", X-F5-Auth-Token: xxx, api_key='xxx'
     (
         re.compile(rf"([\w-]*(?:{_SECRET_WORDS})[\w-]*['\"]?\s*[:=]\s*['\"]?)[^\s'\",}}&]+", re.I),

@@ -190,3 +190,11 @@ def test_log_label_error_names_workload_and_label(capture) -> None:
     (line,) = lines(stream)
     assert "WARNING controller.labels: shop_web: label f5.port: 'http' is not a port number" in line
     assert "workload=shop_web label=f5.port" in line
+
+
+def test_token_urls_are_redacted() -> None:
+    from controller.logs import REDACTED, redact_text
+
+    line = 'https://bigip:443 "DELETE /mgmt/shared/authz/tokens/ABCDEF123456 HTTP/1.1" 200 0'
+    assert "ABCDEF123456" not in redact_text(line)
+    assert f"/authz/tokens/{REDACTED}" in redact_text(line)
