@@ -132,6 +132,13 @@ OPTIONS: tuple[Option, ...] = (
         _number,
     ),
     Option(
+        "--max-transaction-changes",
+        "F5_MAX_TRANSACTION_CHANGES",
+        250,
+        "changes per iControl REST transaction (larger runs are split, in order)",
+        int,
+    ),
+    Option(
         "--default-members",
         "F5_DEFAULT_MEMBERS",
         "container",
@@ -354,6 +361,7 @@ def _settings_from(values: Mapping[str, Any]) -> Settings:
         debounce=values["debounce"],
         allow_mass_delete=values["allow_mass_delete"],
         mass_delete_threshold=values["mass_delete_threshold"],
+        max_transaction_changes=values["max_transaction_changes"],
         default_members=values["default_members"],
         http_virtual=VirtualSettings(
             values["http_virtual"], values["http_profiles"], values["snat"]

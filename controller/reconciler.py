@@ -176,8 +176,7 @@ class Reconciler:
             changes = plan(objects, current.values(), policy)
             self._log_plan(changes)
             if changes:
-                self.client.apply(list(changes.items))
-                self._log_applied(changes)
+                self._apply(changes)
             self._count_drift(changes, resync)
             self.current = _applied(current, changes)
             self._set_bigip_up(True)
@@ -206,6 +205,14 @@ class Reconciler:
                     error=str(error),
                 )
             )
+
+    def _apply(self, changes: Changes) -> None:
+        """Apply in order, at most `max_transaction_changes` per transaction."""
+        size = self.settings.max_transaction_changes
+        items = list(changes.items)
+        for start in range(0, len(items), size):
+            self.client.apply(items[start : start + size])
+        self._log_applied(changes)
 
     def _list_workloads(self) -> list[Workload]:
         try:

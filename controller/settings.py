@@ -66,6 +66,9 @@ class Settings:
     allow_mass_delete: bool = False
     """Allow a run to delete more than mass_delete_threshold of the owned objects."""
     mass_delete_threshold: float = 0.5
+    max_transaction_changes: int = 250
+    """Changes per iControl REST transaction; a larger run is split into several, in order.
+    BIG-IP times a transaction out after 120 s (submit) / 300 s (execution)."""
     """Fraction (0..1] of owned objects one run may delete without allow_mass_delete."""
     default_members: str = "container"
     """container, node or host: default for f5.members."""
@@ -116,6 +119,10 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"resync-interval: must be > 0 seconds, got {settings.resync_interval}")
     if not 0 <= settings.debounce <= 10:
         raise ConfigError(f"debounce: must be between 0 and 10 seconds, got {settings.debounce}")
+    if settings.max_transaction_changes < 1:
+        raise ConfigError(
+            f"max-transaction-changes: must be at least 1, got {settings.max_transaction_changes}"
+        )
     if not 0 < settings.mass_delete_threshold <= 1:
         raise ConfigError(
             f"mass-delete-threshold: must be in (0, 1], got {settings.mass_delete_threshold}"

@@ -389,3 +389,16 @@ def test_a_label_problem_is_logged_once_per_change(
     with caplog.at_level("INFO", logger="controller.reconciler"):
         h.run()
     assert any("problem resolved" in r.getMessage() for r in caplog.records)
+
+
+def test_a_large_run_is_split_into_ordered_transactions(sim: Simulator) -> None:
+    source = FakeSource(
+        [workload(f"app{i}", [f"172.18.{i}.2", f"172.18.{i}.3"]) for i in range(10)]
+    )
+    h = Harness(sim, source, max_transaction_changes=7)
+    result = h.run()
+    assert result.result == "success", result.error
+    transactions = [r for r in h.last_log if r[0] == "POST" and r[1] == "/mgmt/tm/transaction"]
+    assert len(transactions) == -(-len(result.changes) // 7)
+    assert len(sim.list_objects("ltm/pool", "docker")) == 10
+    assert h.run(resync=True).changes.items == ()
