@@ -30,7 +30,11 @@ How a workload becomes objects (P = settings.partition, POOL = `<ns>_<name>_<rou
   -> the address of the virtual server of the workload's first route). A key two workloads
   would write is left out (the short forms exist only when unique).
 - GTM (settings.gtm.enabled, per route `dns`): per hostname a GTM pool `/P/<host>_gp` whose
-  member is `<gtm server name>:<virtual full path>`, and a wide IP `/P/<host>`.
+  member is `<gtm server name>:<virtual full path>`, and a wide IP `/P/<host>`. The member
+  needs that virtual server on the GTM server (settings.gtm.server, in /Common): the
+  controller creates it there, named after the LTM virtual's full path with its destination,
+  and removes it with the last hostname it serves. The one for a shared virtual server
+  carries the cluster's marker, one for a dedicated virtual its workload's.
 - Routes (settings.manage_routes): one `net/route` per (Docker node, container subnet used by
   container-mode members), via the node's address. Subnets of different nodes that overlap
   are reported and not routed.
@@ -56,6 +60,7 @@ from controller.model import (
     DataGroup,
     GtmPool,
     GtmPoolMember,
+    GtmServerVirtual,
     IRule,
     Member,
     Monitor,
@@ -165,7 +170,8 @@ class _Built:
     hosts: list[tuple[str, str]] = field(default_factory=list)  # key -> pool path
     endpoints: list[tuple[str, str]] = field(default_factory=list)  # key -> value
     claims: list[tuple[str, str, str]] = field(default_factory=list)  # (claim, label, what)
-    gtm: list[tuple[str, str]] = field(default_factory=list)  # (hostname, virtual full path)
+    # (hostname, LTM virtual full path, its destination ADDR:PORT)
+    gtm: list[tuple[str, str, str]] = field(default_factory=list)
     subnets: list[tuple[str, str, str]] = field(default_factory=list)  # (node, address, net)
     drain: dict[str, float] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # fatal: no objects
@@ -320,9 +326,15 @@ def _gtm_wants(
                 )
             )
         return
+    where = route.virtual or _shared_destination(route, settings)
     for host in route.hostnames:
-        if host not in {h for h, _ in built.gtm}:
-            built.gtm.append((host, served_by[0]))
+        if host not in {h for h, _, _ in built.gtm}:
+            built.gtm.append((host, served_by[0], where))
+
+
+def _shared_destination(route: RouteSpec, settings: Settings) -> str:
+    shared = {"http": settings.http_virtual, "https": settings.https_virtual}.get(route.protocol)
+    return shared.destination if shared is not None else ""
 
 
 def _target_port(built: _Built, route: RouteSpec) -> int | None:
@@ -782,11 +794,11 @@ def _check_claims(
         elif claim in mine and mine[claim] != label:
             built.problem(label, f"{what} is already used by {mine[claim]}")
         mine.setdefault(claim, label)
-    gtm_kept: list[tuple[str, str]] = []
-    for host, virtual_path in built.gtm:
+    gtm_kept: list[tuple[str, str, str]] = []
+    for host, virtual_path, where in built.gtm:
         owner = gtm_owners.get(host)
         if owner is None:
-            gtm_kept.append((host, virtual_path))
+            gtm_kept.append((host, virtual_path, where))
         elif owner[1] != virtual_path:
             built.problem(
                 _gtm_label(built, host),
@@ -797,7 +809,7 @@ def _check_claims(
         for claim, label in mine.items():
             claims[claim] = (built.id, label)
         built.gtm = gtm_kept
-        for host, virtual_path in gtm_kept:
+        for host, virtual_path, _ in gtm_kept:
             gtm_owners[host] = (built.id, virtual_path)
 
 
@@ -840,11 +852,26 @@ def _shared_objects(settings: Settings, irules: Mapping[str, str], add: _Add) ->
 
 
 def _gtm_objects(built: _Built, settings: Settings) -> list[BigipObject]:
+    """Per hostname: the GTM server's virtual server for the LTM virtual serving it, a GTM
+    pool with that one member, and the wide IP."""
     partition = settings.partition
     marker = owner_marker(settings.cluster_id, built.id)
     server_partition, server_name = split_path(settings.gtm.server)
     out: list[BigipObject] = []
-    for host, virtual_path in built.gtm:
+    for host, virtual_path, where in built.gtm:
+        # A shared LTM virtual serves many workloads: its GTM virtual server is shared too,
+        # so it must not carry (and change with) the first workload's marker.
+        shared = split_path(virtual_path)[1] in (SHARED_HTTP, SHARED_HTTPS)
+        address, port = split_address(where)
+        out.append(
+            GtmServerVirtual(
+                partition=server_partition,
+                server=server_name,
+                name=virtual_path,
+                destination=f"{address}.{port}" if ":" in address else f"{address}:{port}",
+                description=owner_marker(settings.cluster_id) if shared else marker,
+            )
+        )
         gtm_pool = GtmPool(partition, f"{host}_gp", description=marker)
         out.append(gtm_pool)
         out.append(

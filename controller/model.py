@@ -176,6 +176,31 @@ class Route:
 
 
 @dataclass(frozen=True)
+class GtmServerVirtual:
+    """A virtual server of the operator's GTM server: how GTM knows an LTM virtual server.
+
+    Named after the LTM virtual's full path, as virtual-server discovery names them, so a GTM
+    pool member reads `<server>:<LTM virtual full path>`. Items of this subcollection have no
+    partition (ICONTROL-NOTES.md); `partition` here is the server's, always Common. The owner
+    marker goes in `description` (AS3 writes its `remark` there); no capture shows a field
+    linking to the LTM virtual, so none is sent: GTM matches it by destination.
+    """
+
+    kind: ClassVar[str] = "gtm/server/virtual-servers"
+    partition: str  # the GTM server's partition: Common
+    server: str  # the GTM server's name
+    name: str  # "/docker/shop_www_vs": the LTM virtual's full path
+    destination: str  # "ADDR:PORT"; IPv6 "ADDR.PORT"
+    description: str = ""
+
+    collection: ClassVar[str] = "gtm/server/virtual-servers"
+
+    @property
+    def server_path(self) -> str:
+        return full_path(self.partition, self.server)
+
+
+@dataclass(frozen=True)
 class GtmPool:
     kind: ClassVar[str] = "gtm/pool/a"
     partition: str
@@ -219,6 +244,7 @@ BigipObject = (
     | Node
     | Virtual
     | Route
+    | GtmServerVirtual
     | GtmPool
     | GtmPoolMember
     | WideIp
@@ -235,6 +261,7 @@ KIND_ORDER: tuple[str, ...] = (
     "ltm/pool/members",
     "ltm/virtual",
     "net/route",
+    "gtm/server/virtual-servers",
     "gtm/pool/a",
     "gtm/pool/a/members",
     "gtm/wideip/a",
@@ -244,6 +271,9 @@ KIND_ORDER: tuple[str, ...] = (
 def key_of(obj: BigipObject) -> ObjectKey:
     if isinstance(obj, (Member, GtmPoolMember)):
         return ObjectKey(obj.kind, f"{obj.pool}/members/{full_path(obj.partition, obj.name)}")
+    if isinstance(obj, GtmServerVirtual):
+        # SERVER:VIRTUAL, the way a GTM pool member names it.
+        return ObjectKey(obj.kind, f"{obj.server_path}:{obj.name}")
     return ObjectKey(obj.kind, full_path(obj.partition, obj.name))
 
 
@@ -259,6 +289,8 @@ def collection_url(obj: BigipObject) -> str:
     if isinstance(obj, (Member, GtmPoolMember)):
         parent = obj.kind.rsplit("/", 1)[0]  # ltm/pool or gtm/pool/a
         return f"/mgmt/tm/{parent}/{rest_path(obj.pool)}/members"
+    if isinstance(obj, GtmServerVirtual):
+        return f"/mgmt/tm/gtm/server/{rest_path(obj.server_path)}/virtual-servers"
     if isinstance(obj, Monitor):
         return f"/mgmt/tm/{obj.collection}"
     return f"/mgmt/tm/{obj.kind}"
@@ -266,6 +298,8 @@ def collection_url(obj: BigipObject) -> str:
 
 def item_url(obj: BigipObject) -> str:
     """Where GET/PATCH/PUT/DELETE address the object."""
+    if isinstance(obj, GtmServerVirtual):
+        return f"{collection_url(obj)}/{rest_path(obj.name)}"
     return f"{collection_url(obj)}/{rest_path(full_path(obj.partition, obj.name))}"
 
 
@@ -286,6 +320,9 @@ def irule_owner_line(definition: str) -> str:
 
 def to_icontrol(obj: BigipObject) -> dict[str, Any]:
     """The JSON body that creates (POST) or fully replaces (PUT) the object."""
+    if isinstance(obj, GtmServerVirtual):
+        # No partition key: the device has none for these items.
+        return {"name": obj.name, "destination": obj.destination, "description": obj.description}
     base: dict[str, Any] = {"name": obj.name, "partition": obj.partition}
     if isinstance(obj, Monitor):
         base.update(
@@ -499,6 +536,20 @@ def route_from_icontrol(item: Mapping[str, Any]) -> Route:
     )
 
 
+def gtm_server_virtuals_from_icontrol(server_item: Mapping[str, Any]) -> list[GtmServerVirtual]:
+    """Virtual servers of one GTM server read with expandSubcollections=true."""
+    return [
+        GtmServerVirtual(
+            partition=str(server_item.get("partition", "Common")),
+            server=str(server_item["name"]),
+            name=str(v["name"]),
+            destination=str(v.get("destination", "")),
+            description=_description(v),
+        )
+        for v in _subitems(server_item, "virtualServersReference")
+    ]
+
+
 def gtm_pool_from_icontrol(item: Mapping[str, Any]) -> GtmPool:
     return GtmPool(
         partition=item["partition"],
@@ -544,7 +595,8 @@ def wideip_from_icontrol(item: Mapping[str, Any]) -> WideIp:
 
 # Which collections a full read needs, and how each item becomes model objects.
 # Reads use $filter=partition eq P and expandSubcollections=true, one GET per collection,
-# so the number of reads does not grow with the number of objects.
+# so the number of reads does not grow with the number of objects. Collections in
+# COMMON_ONLY live only in /Common and are read there (their items are owned or not by marker).
 Parser = Callable[[Mapping[str, Any]], list[Any]]
 
 COLLECTIONS: dict[str, Parser] = {
@@ -558,9 +610,13 @@ COLLECTIONS: dict[str, Parser] = {
     "ltm/pool": lambda i: [pool_from_icontrol(i), *members_from_icontrol(i)],
     "ltm/virtual": lambda i: [virtual_from_icontrol(i)],
     "net/route": lambda i: [route_from_icontrol(i)],
+    "gtm/server": gtm_server_virtuals_from_icontrol,
     "gtm/pool/a": lambda i: [gtm_pool_from_icontrol(i), *gtm_members_from_icontrol(i)],
     "gtm/wideip/a": lambda i: [wideip_from_icontrol(i)],
 }
+
+# GTM servers (and so their virtual servers) exist only in /Common.
+COMMON_ONLY: frozenset[str] = frozenset({"gtm/server"})
 
 
 def objects_from_collections(

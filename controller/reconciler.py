@@ -513,13 +513,14 @@ def _applied(
     """The cache after a successful apply: what the device now holds, as far as we wrote it.
 
     Members auto-create their node on the device, so the cache gains that node too; deleting a
-    pool removes its members with it."""
+    pool (LTM or GTM) removes its members with it."""
     state = dict(current)
     for change in changes.items:
         key = change.key
         if change.action == "delete":
             state.pop(key, None)
-            if change.obj.kind == "ltm/pool":
+            # LTM and GTM pools alike take their members with them.
+            if change.obj.kind in ("ltm/pool", "gtm/pool/a"):
                 prefix = f"/{change.obj.partition}/{change.obj.name}/members/"
                 for other in [k for k in state if k.path.startswith(prefix)]:
                     del state[other]

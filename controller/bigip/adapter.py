@@ -407,7 +407,7 @@ class BigipClient:
 
     def read(self, partition: str, collections: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """Every item of `partition` in each collection, subcollections expanded: one GET per
-        collection however many objects there are."""
+        collection however many objects there are (model.COMMON_ONLY ones: of /Common)."""
         _check_partition(partition)
         result: dict[str, list[dict[str, Any]]] = {}
         wanted = list(collections)
@@ -416,10 +416,11 @@ class BigipClient:
                 known = ", ".join(sorted(model.COLLECTIONS))
                 raise ValueError(f"read: unknown collection {collection!r} (known: {known})")
         for collection in wanted:
-            path = (
-                f"/mgmt/tm/{collection}?$filter=partition+eq+{partition}&expandSubcollections=true"
-            )
-            what = f"read {collection} in partition {partition}"
+            # GTM servers exist only in /Common: the controller's virtual servers on them are
+            # told apart by owner marker, not partition.
+            where = "Common" if collection in model.COMMON_ONLY else partition
+            path = f"/mgmt/tm/{collection}?$filter=partition+eq+{where}&expandSubcollections=true"
+            what = f"read {collection} in partition {where}"
             loaded = self._load(path, what)
             # An empty collection has no "items": bigrest returns the collection itself (B4).
             items = loaded if isinstance(loaded, list) else []
