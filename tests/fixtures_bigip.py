@@ -70,7 +70,8 @@ def seed_gtm(
 ) -> None:
     """Pre-create what GTM pool members need: a data center, a server, its virtual servers
     (name -> destination), the way an operator sets GTM up before the controller runs."""
-    virtual_servers = virtual_servers or {"/docker/www_vs": "192.0.2.10:80"}
+    if virtual_servers is None:
+        virtual_servers = {"/docker/www_vs": "192.0.2.10:80"}
     if sim.get_object("gtm/datacenter", f"/Common/{datacenter}") is None:
         sim.put_object("gtm/datacenter", {"name": datacenter, "partition": "Common"})
     if sim.get_object("gtm/server", f"/Common/{server}") is None:
@@ -92,8 +93,9 @@ def seed_gtm(
 
 @pytest.fixture
 def simulator_gtm(simulator: Simulator) -> Simulator:
-    """A simulator with data center dc1 and GTM server bigip1 serving /docker/www_vs."""
-    seed_gtm(simulator)
+    """A simulator with data center dc1 and GTM server bigip1 (no virtual servers: the
+    controller creates the ones its GTM pool members need)."""
+    seed_gtm(simulator, virtual_servers={})
     return simulator
 
 
