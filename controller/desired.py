@@ -460,15 +460,24 @@ def _node_targets(built: _Built, route: RouteSpec, port: int) -> list[_Target] |
     for instance in workload.instances:
         if not _member_worthy(instance):
             continue
-        if not instance.node_address:
-            built.problem(
-                route.label("members"),
-                f"members=node: the address of node {instance.node!r} is unknown",
-            )
+        target = _node_address_target(built, route, "node", instance, published[0])
+        if target is None:
             return None
-        name = f"{dns_safe(instance.node)}:{published[0]}"
-        targets.append(_Target(instance, name, instance.node_address, published[0]))
+        targets.append(target)
     return targets
+
+
+def _node_address_target(
+    built: _Built, route: RouteSpec, mode: str, instance: Instance, port: int
+) -> _Target | None:
+    """A member at the node's address (node and host modes), named after the node."""
+    if not instance.node_address:
+        built.problem(
+            route.label("members"),
+            f"members={mode}: the address of node {instance.node!r} is unknown",
+        )
+        return None
+    return _Target(instance, f"{dns_safe(instance.node)}:{port}", instance.node_address, port)
 
 
 def _host_targets(built: _Built, route: RouteSpec, port: int) -> list[_Target] | None:
@@ -497,14 +506,10 @@ def _host_targets(built: _Built, route: RouteSpec, port: int) -> list[_Target] |
             return None
         if not _member_worthy(instance):
             continue
-        if not instance.node_address:
-            built.problem(
-                route.label("members"),
-                f"members=host: the address of node {instance.node!r} is unknown",
-            )
+        target = _node_address_target(built, route, "host", instance, ports[0])
+        if target is None:
             return None
-        name = f"{dns_safe(instance.node)}:{ports[0]}"
-        targets.append(_Target(instance, name, instance.node_address, ports[0]))
+        targets.append(target)
     return targets
 
 
