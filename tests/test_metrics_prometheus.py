@@ -124,7 +124,7 @@ def test_dashboard_and_alert_expressions_evaluate_and_hold_expected_values(
     assert q(f"bigip_ctlr_last_success_timestamp_seconds{{{JOB}}}") == m.sample(
         "bigip_ctlr_last_success_timestamp_seconds"
     )
-    assert q(f'bigip_ctlr_changes_total{{{JOB}, kind="ltm/pool/members"}}') == 6
+    assert q(f'bigip_ctlr_changes_total{{{JOB}, kind="ltm/pool/members", action="create"}}') == 6
     assert q(f"bigip_ctlr_bigip_up{{{JOB}}}") == 0
     assert q(f"bigip_ctlr_docker_up{{{JOB}}}") == 1
     assert q(f"bigip_ctlr_leader{{{JOB}}}") == 1
