@@ -110,9 +110,12 @@ class TextFormatter(logging.Formatter):
     """`TIME LEVEL logger: message key=value ...`, times in UTC."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        message = record.getMessage()
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {message}"
         for key, value in extra_fields(record).items():
             text = value if isinstance(value, str) else json.dumps(value, default=str)
+            if text and text in message:
+                continue  # already readable in the message; JSON logs keep every field
             if not text or any(c.isspace() or c in '"=' for c in text):
                 text = json.dumps(text)
             line += f" {key}={text}"

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from controller.desired import Desired, build_desired, dns_safe
 from controller.errors import BigipError, ControllerError, DockerUnavailable
+from controller.logs import log_change
 from controller.metrics import Metrics
 from controller.model import (
     COLLECTIONS,
@@ -326,11 +327,8 @@ class Reconciler:
 
     def _log_applied(self, changes: Changes) -> None:
         for change in changes.items:
-            log.info(
-                "applied %s",
-                change.describe(),
-                extra={"change": change.action, "object": str(change.key)},
-            )
+            workload = owner_of(change.obj).partition(" workload=")[2]
+            log_change(log, change.action, change.obj.kind, change.key.path, workload)
 
     def _count_drift(self, changes: Changes, resync: bool) -> None:
         """On a resync, a write to an object the cache believed in sync repairs drift."""

@@ -189,7 +189,18 @@ def test_log_label_error_names_workload_and_label(capture) -> None:
     log_label_error(logging.getLogger("controller.labels"), error)
     (line,) = lines(stream)
     assert "WARNING controller.labels: shop_web: label f5.port: 'http' is not a port number" in line
-    assert "workload=shop_web label=f5.port" in line
+    # Fields the message already shows are not repeated in text logs (JSON logs keep them).
+    assert "workload=" not in line and "label=" not in line
+
+
+def test_text_logs_append_only_fields_the_message_lacks(capture) -> None:
+    stream, installed = capture
+    installed.append(configure_logging("text", "info", stream))
+    log_change(
+        logging.getLogger("controller.reconciler"), "create", "ltm/pool", "/docker/p", "shop/www"
+    )
+    (line,) = lines(stream)
+    assert line.endswith("applied create ltm/pool /docker/p workload=shop/www")
 
 
 def test_token_urls_are_redacted() -> None:
