@@ -205,6 +205,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--listen", "F5_LISTEN", "0.0.0.0:9436", "HOST:PORT of /metrics, /healthz, /readyz, /status"
     ),
+    Option(
+        "--peers",
+        "F5_PEERS",
+        "",
+        "multi-node: DNS name of all controller tasks (tasks.STACK_SERVICE) or HOST:PORT,...; "
+        "the writer collects their Compose workloads",
+    ),
     Option("--docker-url", "DOCKER_HOST", "", "Docker engine URL (default: local socket)"),
     Option(
         "--node-address",
@@ -380,6 +387,7 @@ def _settings_from(values: Mapping[str, Any]) -> Settings:
         listen=values["listen"],
         docker_url=values["docker_url"],
         node_address=values["node_address"],
+        peers=values["peers"],
     )
 
 
@@ -580,14 +588,33 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
     metrics = Metrics(registry)
     metrics.set_info(__version__, settings.partition, settings.cluster_id)
     client, simulator, settings = _client(settings, observer=metrics.bigip_request)
-    source = DockerSource(settings.docker_url, node_address=settings.node_address)
+    docker = DockerSource(settings.docker_url, node_address=settings.node_address)
+    source: Any = docker
+    peers = None
+    if settings.peers:
+        from controller.peers import PeerSource
+        from controller.settings import listen_port
+
+        peers = source = PeerSource(
+            docker,
+            settings.peers,
+            listen_port(settings.listen),
+            node_name=docker.node_name,
+            metrics=metrics,
+        )
     reconciler = Reconciler(settings, source, client, load_irules(settings), metrics)
     try:
         if once:
             result = reconciler.run_once(resync=True)
             print(render_summary(result))
             return 0 if result.result != "error" else 1
-        server = serve_http(settings.listen, registry, reconciler.ready, reconciler.status)
+        extra: dict[str, Any] = {}
+        if peers is not None:
+            # A peer's notify marks the writer dirty like a local Docker event would.
+            peers.on_notify = lambda: reconciler.trigger.mark(reconciler.clock())
+            extra = {"inventory": peers.inventory, "notify": peers.notify}
+            log.info("multi-node: collecting Compose inventories from %s", settings.peers)
+        server = serve_http(settings.listen, registry, reconciler.ready, reconciler.status, **extra)
         log.info("serving /metrics, /healthz, /readyz, /status on %s", settings.listen)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -599,6 +626,8 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
         return 0
     finally:
         client.close()
+        if peers is not None:
+            peers.close()
         if simulator is not None:
             simulator.stop()
 

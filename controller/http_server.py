@@ -1,5 +1,9 @@
 """The controller's one HTTP listener: /metrics, /healthz, /readyz and /status.
 
+With --peers (multi-node, see peers.py) it also serves `GET /inventory` (this node's Compose
+workloads) and accepts `POST /notify` (a peer's inventory changed); without, neither exists and
+POST is refused as before.
+
 It runs in a daemon thread and reads state only through what it is given: the metrics registry
 and two callables owned by the reconciler. A callable that raises gives a 5xx with the error's
 class, never a dead listener, because this endpoint is what an operator uses when things break.
@@ -31,6 +35,10 @@ DEFAULT_LISTEN = "0.0.0.0:9436"
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 StatusSource = Callable[[], dict]
+InventorySource = Callable[[], dict]
+NotifySink = Callable[[dict], bool]
+"""Takes the POSTed JSON object; False refuses it (409), e.g. a task's notify to itself."""
+MAX_NOTIFY_BYTES = 64 * 1024  # a notify carries a node name and a token, nothing more
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -100,12 +108,16 @@ class _Server(ThreadingHTTPServer):
         registry: CollectorRegistry,
         ready: ReadyCheck,
         status: StatusSource,
+        inventory: InventorySource | None = None,
+        notify: NotifySink | None = None,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.registry = registry
         self.ready = ready
         self.status = status
+        self.inventory = inventory
+        self.notify = notify
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -143,6 +155,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._dispatch(send_body=False)
 
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        if self.server.notify is None:
+            self.send_error(501, f"Unsupported method ({self.command!r})")
+            return
+        if path != "/notify":
+            body = _to_json({"error": f"no such path {path!r} for POST", "paths": ["/notify"]})
+            self._send(404, "application/json", body, send_body=True)
+            return
+        self._send(*self._notify(), send_body=True)
+
     def _dispatch(self, send_body: bool) -> None:
         path = self.path.split("?", 1)[0]
         routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
@@ -151,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/readyz": self._readyz,
             "/status": self._status,
         }
+        if self.server.inventory is not None:
+            routes["/inventory"] = self._inventory
         handler = routes.get(path)
         if handler is None:
             code, ctype, body = (
@@ -160,6 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             code, ctype, body = handler()
+        self._send(code, ctype, body, send_body)
+
+    def _send(self, code: int, ctype: str, body: bytes, send_body: bool) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -193,6 +221,39 @@ class _Handler(BaseHTTPRequestHandler):
             log.warning("status source failed: %s", type(exc).__name__, exc_info=True)
             body = _to_json({"error": f"status unavailable: {type(exc).__name__}: {exc}"})
             return 500, "application/json", body
+
+    def _inventory(self) -> tuple[int, str, bytes]:
+        assert self.server.inventory is not None
+        try:
+            # Plain json.dumps, not _to_json: an inventory is workload data the writer parses
+            # strictly, and redaction would rewrite label values that look like secrets.
+            body = json.dumps(self.server.inventory(), sort_keys=True).encode() + b"\n"
+            return 200, "application/json", body
+        except Exception as exc:  # the local engine down: the writer keeps our last inventory
+            log.warning("inventory source failed: %s", type(exc).__name__)
+            body = _to_json({"error": f"inventory unavailable: {type(exc).__name__}: {exc}"})
+            return 503, "application/json", body
+
+    def _notify(self) -> tuple[int, str, bytes]:
+        assert self.server.notify is not None
+        length_text = self.headers.get("Content-Length", "0")
+        length = int(length_text) if length_text.isdigit() else -1
+        if not 0 <= length <= MAX_NOTIFY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            return 400, "application/json", _to_json({"error": "bad Content-Length"})
+        raw = self.rfile.read(length) if length else b"{}"
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return 400, "application/json", _to_json({"error": "body must be a JSON object"})
+        try:
+            accepted = self.server.notify(payload)
+        except Exception as exc:
+            log.warning("notify sink failed: %s", type(exc).__name__, exc_info=True)
+            return 500, "application/json", _to_json({"error": type(exc).__name__})
+        return (202 if accepted else 409), "application/json", _to_json({"accepted": accepted})
 
     def log_message(self, format: str, *args: Any) -> None:
         # Scrapes every few seconds would drown the controller's own log lines; keep access
@@ -246,15 +307,20 @@ def serve_http(
     registry: CollectorRegistry,
     ready: ReadyCheck,
     status: StatusSource,
+    inventory: InventorySource | None = None,
+    notify: NotifySink | None = None,
 ) -> HttpServer:
     """Bind `listen` (HOST:PORT) and serve in a background thread.
+
+    `inventory` and `notify` (multi-node, both given with --peers) add GET /inventory and
+    POST /notify.
 
     Raises ConfigError for a malformed address and for one that cannot be bound (port in use,
     address not on this host), naming the address.
     """
     address = parse_listen(listen)
     try:
-        server = _Server(address, registry, ready, status)
+        server = _Server(address, registry, ready, status, inventory, notify)
     except OSError as exc:
         raise ConfigError(f"listen: cannot bind {listen!r}: {exc.strerror or exc}") from None
     http = HttpServer(server)

@@ -26,6 +26,9 @@ Exported series (prefix `bigip_ctlr_`):
     resync_interval_seconds                  configured full-resync period (alerts scale by it)
     start_time_seconds                       unix time the metrics were created (process start)
     info{version,partition,cluster_id}       constant 1; build and configuration identity
+    peers{state}                             writer's peers: fresh (answered) or stale (using
+                                             the last good inventory); 0 without --peers
+    peer_errors_total                        failed or malformed peer inventory fetches
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ RUN_RESULTS = ("success", "error", "skipped")
 WORKLOAD_STATES = ("synced", "invalid", "no_members")
 """States always exported (0 when none), so dashboards show a flat line rather than no data.
 Other states the reconciler reports are exported as they appear."""
+PEER_STATES = ("fresh", "stale")
 CHANGE_ACTIONS = ("create", "update", "delete")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -198,6 +202,17 @@ class Metrics:
             ["version", "partition", "cluster_id"],
             registry=r,
         )
+        self.peers = Gauge(
+            p + "peers",
+            "Peers whose Compose inventory the writer collects, by state (fresh, stale).",
+            ["state"],
+            registry=r,
+        )
+        self.peer_errors = Counter(
+            p + "peer_errors",
+            "Peer inventory fetches that failed or returned a malformed answer.",
+            registry=r,
+        )
         self.start_time.set(self._clock())
         self._states: set[str] = set(WORKLOAD_STATES)
         self._kinds: set[str] = set(KIND_ORDER)
@@ -211,6 +226,8 @@ class Metrics:
             self.run_duration.labels(result)
         for state in WORKLOAD_STATES:
             self.workloads.labels(state).set(0)
+        for state in PEER_STATES:
+            self.peers.labels(state).set(0)
         for kind in KIND_ORDER:
             self.owned_objects.labels(kind).set(0)
             # A counter series born at 1 hides that first repair from increase()/rate(): the
@@ -302,3 +319,11 @@ class Metrics:
         through safe_label in case a caller passes something URL-shaped."""
         self.info.clear()  # one info series at a time, even when the identity changes
         self.info.labels(safe_label(version), safe_label(partition), safe_label(cluster_id)).set(1)
+
+    def set_peers(self, fresh: int, stale: int) -> None:
+        """Peers that answered the last fetch, and peers served from their last good answer."""
+        self.peers.labels("fresh").set(_check_count("set_peers", "fresh", fresh))
+        self.peers.labels("stale").set(_check_count("set_peers", "stale", stale))
+
+    def peer_error(self) -> None:
+        self.peer_errors.inc()

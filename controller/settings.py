@@ -7,6 +7,7 @@ module only holds and validates them, it reads nothing.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from controller.errors import ConfigError
@@ -104,6 +105,10 @@ class Settings:
     node_address: str = ""
     """This node's IP address as the BIG-IP reaches it (members=node/host use it). Empty uses
     the Swarm advertise address; a standalone engine has none, so it must be set there."""
+    peers: str = ""
+    """The other controller tasks whose Compose inventories the writer collects: a DNS name
+    resolving to every task (tasks.<stack>_<service> in Swarm) or a comma-separated list of
+    HOST[:PORT]; the port defaults to the one of `listen`. Empty: this node's workloads only."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -142,8 +147,57 @@ def validate(settings: Settings) -> None:
             parse_destination(virtual.destination, name)
     if settings.node_address:
         parse_address(settings.node_address, "node-address")
+    if settings.peers:
+        parse_peers(settings.peers, listen_port(settings.listen))
     if settings.bigip.url and not settings.bigip.url.startswith("https://"):
         raise ConfigError(f"bigip-url: must start with https://, got {settings.bigip.url!r}")
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+
+
+def listen_port(listen: str) -> int:
+    """The port of a HOST:PORT listen address (0 when it has none; --listen reports that)."""
+    port = listen.rpartition(":")[2]
+    return int(port) if port.isdigit() else 0
+
+
+def parse_peers(text: str, default_port: int) -> tuple[tuple[str, int], ...]:
+    """'tasks.bigip_controller' / 'HOST:PORT,[V6]:PORT,...' -> ((host, port), ...) in order.
+
+    A host is a DNS name or an IP address; the port defaults to `default_port` (the one of
+    --listen, since every task listens alike). ConfigError names the bad entry."""
+    peers = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            raise ConfigError(f"peers: empty entry in {text!r}")
+        host, port_text = entry, ""
+        if entry.startswith("["):
+            host, sep, rest = entry[1:].partition("]")
+            if not sep or (rest and not rest.startswith(":")):
+                raise ConfigError(f"peers: {entry!r} is not [IPv6]:PORT")
+            port_text = rest[1:]
+            try:
+                ipaddress.IPv6Address(host)
+            except ValueError:
+                raise ConfigError(f"peers: {host!r} in {entry!r} is not an IPv6 address") from None
+        elif entry.count(":") == 1:
+            host, _, port_text = entry.partition(":")
+        elif ":" in entry:
+            raise ConfigError(
+                f"peers: write IPv6 addresses in brackets, e.g. [fd00::1]:9436, not {entry!r}"
+            )
+        if ":" not in host and not _HOSTNAME.fullmatch(host):
+            raise ConfigError(f"peers: {host!r} in {entry!r} is not a host name or address")
+        port = default_port
+        if port_text or entry.endswith(":"):
+            if not port_text.isdigit():
+                raise ConfigError(f"peers: port {port_text!r} in {entry!r} is not a number")
+            port = int(port_text)
+        if not 0 < port < 65536:
+            raise ConfigError(f"peers: port {port} of {entry!r} is out of range 1-65535")
+        peers.append((host, port))
+    return tuple(peers)
 
 
 def parse_address(text: str, setting: str) -> str:
