@@ -135,26 +135,37 @@ def pool_name(workload: Workload, route: RouteSpec) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", "_".join(p for p in parts if p))
 
 
-def instance_suffix(instance: Instance) -> str:
-    """The slot, or the node's host name for a global service (slot 0)."""
-    return str(instance.slot) if instance.slot else dns_safe(instance.node) or "0"
+def instance_suffix(instance: Instance, workload: Workload | None = None) -> str:
+    """The slot, or the node's host name for a global service (slot 0).
+
+    Compose numbers containers per engine, so when one Compose project runs on several nodes
+    (collected from peers) the node goes in front of the number: 'node2-1'."""
+    if not instance.slot:
+        return dns_safe(instance.node) or "0"
+    if workload is not None and _compose_on_several_nodes(workload):
+        return f"{dns_safe(instance.node)}-{instance.slot}"
+    return str(instance.slot)
+
+
+def _compose_on_several_nodes(workload: Workload) -> bool:
+    return workload.source == "compose" and len({i.node for i in workload.instances}) > 1
 
 
 def node_name(workload: Workload, instance: Instance) -> str:
     """'shop-www-1' (Compose and Swarm alike); 'shop-www-node1' for a global service."""
-    parts = [workload.namespace, workload.name, instance_suffix(instance)]
+    parts = [workload.namespace, workload.name, instance_suffix(instance, workload)]
     return dns_safe("-".join(p for p in parts if p))
 
 
 def short_name(workload: Workload, instance: Instance) -> str:
     """'www-1': the container name without the stack/project."""
-    return dns_safe(f"{workload.name}-{instance_suffix(instance)}")
+    return dns_safe(f"{workload.name}-{instance_suffix(instance, workload)}")
 
 
-def container_host(hostname: str, instance: Instance) -> str:
+def container_host(hostname: str, instance: Instance, workload: Workload | None = None) -> str:
     """'www.example.com' + slot 1 -> 'www-1.example.com'."""
     first, _, rest = hostname.partition(".")
-    return f"{first}-{instance_suffix(instance)}.{rest}"
+    return f"{first}-{instance_suffix(instance, workload)}.{rest}"
 
 
 # --------------------------------------------------------------------------- per workload
@@ -282,7 +293,9 @@ def _build_route(built: _Built, route: RouteSpec, settings: Settings) -> None:
                 continue
             for host in route.hostnames:
                 value = f"{target.address} {target.port}"
-                built.endpoints.append((container_host(host, target.instance), value))
+                built.endpoints.append(
+                    (container_host(host, target.instance, built.workload), value)
+                )
 
     if member_mode(route, settings) == "container":
         for target in targets:

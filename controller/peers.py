@@ -125,10 +125,9 @@ def merge_workloads(
 
     The same Compose project started on several nodes is one workload whose instances run on
     several nodes: its pool gets members from all of them. Its labels come from the local
-    engine, else from the peer whose node name sorts first. Conflicts are "workload: reason"
-    lines to report: labels that differ between nodes, and container numbers used on two
-    nodes (member names derive from the number, so only one of those containers can become a
-    member). Equal instances (a peer answering twice) count once.
+    engine, else from the peer whose node name sorts first (member names then carry the node,
+    see desired.instance_suffix). Conflicts are "workload: reason" lines to report: labels
+    that differ between nodes. Equal instances (a peer answering twice) count once.
     """
     merged: dict[tuple[str, str, str], Workload] = {}
     conflicts: set[str] = set()
@@ -143,15 +142,6 @@ def merge_workloads(
                 continue
             if first.labels != workload.labels:
                 conflicts.add(f"{workload.id}: labels differ between nodes; using the first node's")
-            slots = {i.slot: i.node for i in first.instances}
-            for instance in workload.instances:
-                other = slots.get(instance.slot)
-                if other is not None and other != instance.node:
-                    conflicts.add(
-                        f"{workload.id}: container number {instance.slot} runs on nodes "
-                        f"{other} and {instance.node}; give each node's Compose project its "
-                        "own name"
-                    )
             instances = set(first.instances) | set(workload.instances)
             merged[key] = replace(
                 first,

@@ -550,8 +550,10 @@ def test_host_mode_uses_each_instance_host_port() -> None:
         ("node2-lab:8081", "192.0.2.2"),
     }
     endpoints = records(desired, "endpoints")
-    assert endpoints["www-2.example.com"] == "192.0.2.1 8082"
-    assert endpoints["www-3"] == "192.0.2.2"
+    # One Compose project on two nodes: container numbers repeat per engine, so names carry
+    # the node.
+    assert endpoints["www-node1-2.example.com"] == "192.0.2.1 8082"
+    assert endpoints["www-node2-lab-3"] == "192.0.2.2"
 
 
 def test_host_mode_without_a_host_port_is_a_problem() -> None:
@@ -929,3 +931,17 @@ def test_host_mode_swarm_task_without_its_port_yet_is_skipped() -> None:
     desired = build(workload(labels, (ready, waiting), source="swarm", published=spec))
     assert desired.problems == ()
     assert [m.name for m in objects_of(desired, Member)] == ["n1:8080"]
+
+
+def test_one_compose_project_on_several_nodes_gets_node_qualified_members() -> None:
+    instances = (
+        container(1, "172.18.0.2"),
+        container(1, "172.19.0.2", node="node2", node_address="192.0.2.2"),
+    )
+    desired = build(workload({"f5.hostname": "www.example.com"}, instances))
+    assert sorted(m.name for m in objects_of(desired, Member)) == [
+        "shop-www-node1-1:80",
+        "shop-www-node2-1:80",
+    ]
+    single = build(workload({"f5.hostname": "www.example.com"}, instances[:1]))
+    assert [m.name for m in objects_of(single, Member)] == ["shop-www-1:80"]

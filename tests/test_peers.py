@@ -221,7 +221,11 @@ def members(sim: Simulator) -> dict[str, set[tuple[str, str]]]:
 
 
 ALL_MEMBERS = {
-    "shop_www_default": {("shop-www-1:80", "172.18.0.11"), ("shop-www-2:80", "172.19.0.12")},
+    # One project on two nodes: member names carry the node (numbers repeat per engine).
+    "shop_www_default": {
+        ("shop-www-node-a-1:80", "172.18.0.11"),
+        ("shop-www-node-b-2:80", "172.19.0.12"),
+    },
     "shop_api_default": {("shop-api-1:80", "172.19.0.21")},
     "blog_web_default": {("blog-web-1:80", "172.20.0.31")},
     "stack_tick_default": {("stack-tick-1:80", "10.0.9.5")},
@@ -380,7 +384,7 @@ def test_a_notify_from_a_peer_triggers_a_run_on_the_writer(
         assert b.reconciler.run_once().result == "skipped"
         wait_for(lambda: runs() == 3, "the run the second notify triggers")
         assert a.notifies == 2
-        assert ("shop-www-3:80", "172.19.0.13") in members(sim)["shop_www_default"]
+        assert ("shop-www-node-b-3:80", "172.19.0.13") in members(sim)["shop_www_default"]
     finally:
         stop.set()
         loop.join(timeout=10)
@@ -541,7 +545,7 @@ def test_inventories_carry_compose_workloads_only() -> None:
         inventory_from_json(served, "p:1")
 
 
-def test_merge_joins_one_project_across_nodes_and_reports_conflicts() -> None:
+def test_merge_joins_one_project_across_nodes_and_reports_label_conflicts() -> None:
     local = [compose("www", "node-a", {1: "172.18.0.2"}), swarm("tick", "10.0.9.5")]
     b = Inventory("node-b", "tb", (compose("www", "node-b", {2: "172.19.0.2"}),))
     c = Inventory(
@@ -558,11 +562,7 @@ def test_merge_joins_one_project_across_nodes_and_reports_conflicts() -> None:
         (2, "node-b"),
     ]
     assert www.labels == local[0].labels  # the local engine's labels win
-    assert conflicts == [
-        "shop/www: container number 1 runs on nodes node-a and node-c; give each node's "
-        "Compose project its own name",
-        "shop/www: labels differ between nodes; using the first node's",
-    ]
+    assert conflicts == ["shop/www: labels differ between nodes; using the first node's"]
     # Without c nothing conflicts, and the same inventory twice changes nothing.
     assert merge_workloads(local, [b, b])[1] == []
     assert merge_workloads(local, [b, b])[0] == merge_workloads(local, [b])[0]
