@@ -370,6 +370,8 @@ class Reconciler:
             "last_run": _run_status(last) if last else None,
             "last_success": _run_status(success) if success else None,
             "draining": sorted(str(k) for k in self.draining),
+            # Multi-node (--peers): what the writer holds of every other node's inventory.
+            "peers": self.source.status() if hasattr(self.source, "status") else {},
         }
 
     # ------------------------------------------------------------------ the loop

@@ -301,6 +301,9 @@ def test_a_peer_that_stops_answering_keeps_its_members(
     assert f"peer 127.0.0.1:{c.address[1]}" in warnings[0]
     assert "keeping its inventory" in warnings[0] and "(1 workload(s))" in warnings[0]
     assert a.peers.status()[f"127.0.0.1:{c.address[1]}"]["node"] == "node-c"
+    # /status carries the same view.
+    peer_status = a.reconciler.status()["peers"][f"127.0.0.1:{c.address[1]}"]
+    assert peer_status["node"] == "node-c" and peer_status["error"]
 
 
 def test_a_peer_gone_from_dns_drops_its_workloads(
