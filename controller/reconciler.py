@@ -7,10 +7,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
-from controller.desired import Desired, build_desired, dns_safe
+from controller.desired import Desired, WorkloadResult, build_desired, dns_safe
 from controller.errors import BigipError, ControllerError, DockerUnavailable
 from controller.logs import log_change
 from controller.metrics import Metrics
@@ -244,7 +244,7 @@ class Reconciler:
         seconds ago, so connections finish before the member is removed."""
         objects = list(desired.objects)
         wanted = {key_of(o) for o in objects}
-        drain_for = getattr(desired, "drain", {}) or {}
+        drain_for = desired.drain
         for obj in (self.current or {}).values():
             key = key_of(obj)
             if not isinstance(obj, Member) or key in wanted or key in self.draining:
@@ -534,25 +534,14 @@ def _applied(
     return state
 
 
-def _workload_status(result: Any) -> dict[str, Any]:
+def _workload_status(result: WorkloadResult) -> dict[str, Any]:
     return {
         "workload": result.workload,
         "state": result.state,
-        "routes": [_route_status(r) for r in result.routes],
+        "routes": [asdict(route) for route in result.routes],
         "objects": [str(k) for k in result.objects],
         "errors": [{"label": p.label, "reason": p.reason} for p in result.problems],
     }
-
-
-def _route_status(route: Any) -> dict[str, Any]:
-    fields = getattr(route, "__dataclass_fields__", {})
-    return {name: _jsonable(getattr(route, name)) for name in fields}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _run_status(result: RunResult) -> dict[str, Any]:
