@@ -270,7 +270,11 @@ KIND_ORDER: tuple[str, ...] = (
 
 def key_of(obj: BigipObject) -> ObjectKey:
     if isinstance(obj, (Member, GtmPoolMember)):
-        return ObjectKey(obj.kind, f"{obj.pool}/members/{full_path(obj.partition, obj.name)}")
+        # "/docker/p/members/www-1:80"; a member in another partition than its pool (GTM
+        # members live in the server's) keeps that partition: ".../members/Common/bigip:vs".
+        same = obj.pool.startswith(f"/{obj.partition}/")
+        member = obj.name if same else f"{obj.partition}/{obj.name}"
+        return ObjectKey(obj.kind, f"{obj.pool}/members/{member}")
     if isinstance(obj, GtmServerVirtual):
         # SERVER:VIRTUAL, the way a GTM pool member names it.
         return ObjectKey(obj.kind, f"{obj.server_path}:{obj.name}")

@@ -544,6 +544,6 @@ def test_run_once_without_a_bigip_starts_the_simulator_and_creates_the_pool(
     pool = f"/docker/{project}_web_default"
     assert f"+ ltm/pool {pool}" in done.stdout
     # The member keeps the container's name visible, with the target port.
-    member = f"+ ltm/pool/members {pool}/members//docker/{project}-web-1:80"
+    member = f"+ ltm/pool/members {pool}/members/{project}-web-1:80"
     assert [line for line in done.stdout.splitlines() if f"{pool}/members/" in line] == [member]
     assert "# run success in " in done.stdout

@@ -184,8 +184,8 @@ def test_first_round_of_a_compose_workload() -> None:
     assert {str(k) for k in result.objects} == {
         "ltm/monitor /docker/shop_www_default_mon",
         "ltm/pool /docker/shop_www_default",
-        "ltm/pool/members /docker/shop_www_default/members//docker/shop-www-1:80",
-        "ltm/pool/members /docker/shop_www_default/members//docker/shop-www-2:80",
+        "ltm/pool/members /docker/shop_www_default/members/shop-www-1:80",
+        "ltm/pool/members /docker/shop_www_default/members/shop-www-2:80",
     }
     assert desired.drain == {}
 
@@ -229,7 +229,7 @@ def test_second_round_scale_up_adds_one_member_and_records_only() -> None:
     }
     changes = plan(second.objects, first.objects, Policy(cluster_id="default"))
     assert sorted(c.describe() for c in changes.items) == [
-        "create ltm/pool/members /docker/shop_www_default/members//docker/shop-www-3:80",
+        "create ltm/pool/members /docker/shop_www_default/members/shop-www-3:80",
         "update ltm/data-group/internal /docker/endpoints",
     ]
 

@@ -135,7 +135,7 @@ def test_create_wide_ip_pool_member_and_server_virtual_then_resync_writes_nothin
     assert gtm_changes(first) == [
         "create gtm/server/virtual-servers /Common/bigip1:/docker/shared_http_vs",
         "create gtm/pool/a /docker/www.example.com_gp",
-        "create gtm/pool/a/members /docker/www.example.com_gp/members//Common/bigip1:"
+        "create gtm/pool/a/members /docker/www.example.com_gp/members/Common/bigip1:"
         "/docker/shared_http_vs",
         "create gtm/wideip/a /docker/www.example.com",
     ]
@@ -194,7 +194,7 @@ def test_hostname_change_replaces_wide_ip_and_pool_and_keeps_the_server_virtual(
     result = h.run()
     assert gtm_changes(result) == [
         "create gtm/pool/a /docker/shop.example.com_gp",
-        "create gtm/pool/a/members /docker/shop.example.com_gp/members//Common/bigip1:"
+        "create gtm/pool/a/members /docker/shop.example.com_gp/members/Common/bigip1:"
         "/docker/shared_http_vs",
         "create gtm/wideip/a /docker/shop.example.com",
         # Deletes in reverse order; the old member goes with its pool.
@@ -405,7 +405,7 @@ def test_plan_text_shows_gtm_and_route_changes(sim: Simulator) -> None:
         "+ net/route /docker/node1_172.18.0.0_24",
         "+ gtm/server/virtual-servers /Common/bigip1:/docker/shared_http_vs",
         "+ gtm/pool/a /docker/www.example.com_gp",
-        "+ gtm/pool/a/members /docker/www.example.com_gp/members//Common/bigip1:"
+        "+ gtm/pool/a/members /docker/www.example.com_gp/members/Common/bigip1:"
         "/docker/shared_http_vs",
         "+ gtm/wideip/a /docker/www.example.com",
     ]
@@ -475,7 +475,7 @@ def test_plan_command_shows_the_gtm_objects_it_would_create(tmp_path: Path) -> N
     assert gtm == [
         "+ gtm/server/virtual-servers /Common/bigip1:/docker/shared_http_vs",
         "+ gtm/pool/a /docker/www.example.com_gp",
-        "+ gtm/pool/a/members /docker/www.example.com_gp/members//Common/bigip1:"
+        "+ gtm/pool/a/members /docker/www.example.com_gp/members/Common/bigip1:"
         "/docker/shared_http_vs",
         "+ gtm/wideip/a /docker/www.example.com",
     ]  # api has f5.dns=false
@@ -506,7 +506,7 @@ def test_plan_command_against_the_device_reads_the_gtm_server(
     assert code == 0, text
     assert [line for line in text.splitlines() if " gtm/" in line] == [
         "+ gtm/pool/a /docker/shop.example.com_gp",
-        "+ gtm/pool/a/members /docker/shop.example.com_gp/members//Common/bigip1:"
+        "+ gtm/pool/a/members /docker/shop.example.com_gp/members/Common/bigip1:"
         "/docker/shared_http_vs",
         "+ gtm/wideip/a /docker/shop.example.com",
         "- gtm/wideip/a /docker/www.example.com",
