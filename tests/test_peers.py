@@ -49,7 +49,7 @@ from controller.workloads import (
     workload_from_json,
     workload_to_json,
 )
-from tests.builders import instance
+from tests.builders import FakeSource, instance
 
 # --------------------------------------------------------------------------- builders
 
@@ -86,24 +86,8 @@ def swarm(name: str, address: str) -> Workload:
     return replace(base, source="swarm")
 
 
-class LocalSource:
-    """What DockerSource gives a node: its workloads and whether it leads."""
-
-    def __init__(self, workloads: list[Workload], leader: bool) -> None:
-        self.workloads = workloads
-        self.leader = leader
-        self.calls = 0
-
-    def list_workloads(self) -> list[Workload]:
-        self.calls += 1
-        return list(self.workloads)
-
-    def is_swarm_leader(self) -> bool:
-        return self.leader
-
-    def events(self, stop: threading.Event) -> Iterator[object]:
-        stop.wait()
-        return iter(())
+# A node's own engine: its workloads and whether it leads (the builders' fake source).
+LocalSource = FakeSource
 
 
 class Node:
