@@ -75,7 +75,7 @@ from controller.model import (
     split_path,
 )
 from controller.settings import Settings, VirtualSettings
-from controller.workloads import Instance, NetworkAddress, Workload
+from controller.workloads import Instance, NetworkAddress, PublishedPort, Workload
 
 _Add = Callable[[BigipObject], None]
 
@@ -493,21 +493,23 @@ def _node_address_target(
     return _Target(instance, f"{dns_safe(instance.node)}:{port}", instance.node_address, port)
 
 
+def _host_ports(published: Iterable[PublishedPort], port: int, transport: str) -> list[int]:
+    """Host-mode published ports of target `port`, lowest first."""
+    return sorted(
+        p.published
+        for p in published
+        if p.target == port and p.protocol == transport and p.mode == "host"
+    )
+
+
 def _host_targets(built: _Built, route: RouteSpec, port: int) -> list[_Target] | None:
     transport = _transport(route)
     # A Swarm service that publishes the port in host mode is fine even while a task has no
     # port yet (it is starting): that task is skipped, not the whole workload.
-    spec_publishes = any(
-        p.target == port and p.protocol == transport and p.mode == "host"
-        for p in built.workload.published_ports
-    )
+    spec_publishes = bool(_host_ports(built.workload.published_ports, port, transport))
     targets = []
     for instance in built.workload.instances:
-        ports = sorted(
-            p.published
-            for p in instance.published_ports
-            if p.target == port and p.protocol == transport and p.mode == "host"
-        )
+        ports = _host_ports(instance.published_ports, port, transport)
         if not ports and spec_publishes:
             continue
         if not ports:

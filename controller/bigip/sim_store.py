@@ -457,11 +457,7 @@ class Store(Context):
     def modify(self, target: Target, body: Json, replace: bool) -> Json:
         kind = target.kind
         assert target.container is not None and target.item is not None
-        old = target.container.get(target.item)
-        if old is None:
-            raise self._missing_for_write(target)
-        if old.get("_builtin"):
-            raise bad_request(f"{old['fullPath']} is a system object and cannot be modified")
+        old = self._writable(target, "modified")
         attrs, subs = self._clean(kind, body, f"/{target.url_path}/{rest_id(old['fullPath'])}")
         if not attrs and not subs:
             raise no_properties()
@@ -524,13 +520,19 @@ class Store(Context):
             )
         return not_found(target.kind.word, item)
 
-    def delete(self, target: Target) -> None:
+    def _writable(self, target: Target, verb: str) -> Json:
+        """The stored object a PUT/PATCH/DELETE addresses; 404 when missing, 400 for built-ins."""
         assert target.container is not None and target.item is not None
         obj = target.container.get(target.item)
         if obj is None:
             raise self._missing_for_write(target)
         if obj.get("_builtin"):
-            raise bad_request(f"{obj['fullPath']} is a system object and cannot be deleted")
+            raise bad_request(f"{obj['fullPath']} is a system object and cannot be {verb}")
+        return obj
+
+    def delete(self, target: Target) -> None:
+        assert target.container is not None and target.item is not None
+        obj = self._writable(target, "deleted")
         self._check_unreferenced(target, obj)
         del target.container[target.item]
         self.bump(target.parent)
