@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "simulator":
             return cmd_simulator(args)
         values = resolve_options(args, os.environ)
-        from controller.logs import configure_logging
+        from controller.observe.logs import configure_logging
 
         configure_logging(values["log_format"], values["log_level"])
         if args.command == "plan":
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_validate(files: list[str]) -> int:
-    from controller.validate import validate_files
+    from controller.sources.compose_files import validate_files
 
     errors = validate_files(files)
     for line in errors:
@@ -481,7 +481,7 @@ def cmd_validate(files: list[str]) -> int:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    from controller.bigip.simulator import serve
+    from controller.simulator.server import serve
 
     password = "admin"
     if args.password_file:
@@ -503,7 +503,7 @@ def _client(settings: Settings, observer: Any = None) -> tuple[Any, Any, Setting
 
     simulator = None
     if not settings.bigip.url:
-        from controller.bigip.simulator import Simulator
+        from controller.simulator.server import Simulator
 
         simulator = Simulator().start()
         log.warning(
@@ -526,18 +526,18 @@ def _client(settings: Settings, observer: Any = None) -> tuple[Any, Any, Setting
 
 
 def cmd_plan(values: Mapping[str, Any], compose_files: list[str]) -> int:
-    from controller.desired import build_desired
-    from controller.irules import load_irules
-    from controller.model import COLLECTIONS, key_of, objects_from_collections
-    from controller.plan import Policy, plan, render
+    from controller.core.desired import build_desired
+    from controller.core.irules import load_irules
+    from controller.core.model import COLLECTIONS, key_of, objects_from_collections
+    from controller.core.plan import Policy, plan, render
 
     settings = settings_from(values)
     if compose_files:
-        from controller.validate import workloads_from_files
+        from controller.sources.compose_files import workloads_from_files
 
         workloads = workloads_from_files(compose_files)
     else:
-        from controller.docker_source import DockerSource
+        from controller.sources.docker_engine import DockerSource
 
         workloads = DockerSource(
             settings.docker_url, node_address=settings.node_address
@@ -577,11 +577,11 @@ def cmd_plan(values: Mapping[str, Any], compose_files: list[str]) -> int:
 def cmd_run(values: Mapping[str, Any], once: bool) -> int:
     from prometheus_client import CollectorRegistry
 
-    from controller.docker_source import DockerSource
-    from controller.http_server import serve_http
-    from controller.irules import load_irules
-    from controller.metrics import Metrics
-    from controller.reconciler import Reconciler
+    from controller.core.irules import load_irules
+    from controller.observe.http import serve_http
+    from controller.observe.metrics import Metrics
+    from controller.run.loop import Reconciler
+    from controller.sources.docker_engine import DockerSource
 
     settings = settings_from(values)
     registry = CollectorRegistry()
@@ -592,8 +592,8 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
     source: Any = docker
     peers = None
     if settings.peers:
-        from controller.peers import PeerSource
         from controller.settings import listen_port
+        from controller.sources.peers import PeerSource
 
         peers = source = PeerSource(
             docker,
@@ -633,7 +633,7 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
 
 
 def render_summary(result: Any) -> str:
-    from controller.plan import render
+    from controller.core.plan import render
 
     lines = [render(result.changes)]
     if result.desired is not None:

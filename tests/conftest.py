@@ -5,10 +5,10 @@ import os
 from hypothesis import settings
 
 pytest_plugins = [
-    "tests.fixtures_bigip",
-    "tests.fixtures_docker",
-    "tests.fixtures_adapter",
-    "tests.fixtures_prometheus",
+    "tests.support.fixtures_bigip",
+    "tests.support.fixtures_docker",
+    "tests.support.fixtures_adapter",
+    "tests.support.fixtures_prometheus",
 ]
 
 # CI explores the same examples on every run, so a landing never depends on the luck of the

@@ -37,7 +37,8 @@ import requests
 from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
-from controller import model
+from controller.core import model
+from controller.core.plan import Change
 from controller.errors import (
     BigipAuthError,
     BigipConflict,
@@ -48,7 +49,6 @@ from controller.errors import (
     BigipRetryable,
     ConfigError,
 )
-from controller.plan import Change
 from controller.settings import BigipSettings
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,161 @@
+"""The project's iRules: read the Tcl templates, fill in the settings, hand the texts to desired.
+
+The templates live in the top-level `irules/` folder; the package ships them as
+`controller/irules/*.tcl` (a symlink in the source tree, real files once installed).
+`settings.irules_dir` replaces them with an operator's own copies, which must keep the same
+placeholders. A placeholder is an upper-case word between at-signs (`@HOSTS_DG@`) standing
+where a Tcl word goes; it is replaced by a Tcl word that reads back as exactly the setting's
+value, whatever characters the value holds.
+
+Pure: reads files, imports no I/O library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from controller.core.model import full_path
+from controller.errors import ConfigError
+from controller.settings import Settings
+
+IRULE_NAMES: tuple[str, ...] = ("http_router", "dns_resolver")
+"""Keys of load_irules' result; also the iRule object names and the file stems."""
+
+HOSTS_DATA_GROUP = "hosts"
+"""Host name (or host + path prefix) -> pool full path. Built by desired.py."""
+
+ENDPOINTS_DATA_GROUP = "endpoints"
+"""Container host -> "ADDR PORT"; container / workload name -> address(es). Built by desired.py."""
+
+PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
+
+MAX_TTL = 2**31 - 1  # RFC 2181 section 8
+
+_DNS_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_POOL_PATH = re.compile(r"^/[^/\s]+(/[^/\s]+)+$")
+# Characters that need no quoting anywhere in a Tcl word (nor start a comment or substitution).
+_PLAIN = re.compile(r"[A-Za-z0-9_./:,=+-]+")  # used with fullmatch: "$" would let "0\n" through
+
+
+def load_irules(settings: Settings) -> dict[str, str]:
+    """{"http_router": text, "dns_resolver": text}, placeholders filled in from settings.
+
+    Each text is stripped and ends in one newline (the form iControl REST hands back, so an
+    unchanged iRule compares equal and costs no write). ConfigError names the file on a
+    missing or unreadable file and on a placeholder this version does not know.
+    """
+    folder = Path(settings.irules_dir) if settings.irules_dir else packaged_dir()
+    values = placeholder_values(settings)
+    texts = {}
+    for name in IRULE_NAMES:
+        path = folder / f"{name}.tcl"
+        try:
+            template = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            where = "irules-dir" if settings.irules_dir else "packaged iRules"
+            raise ConfigError(f"{where}: cannot read iRule {path}: {exc}") from None
+        texts[name] = render(template, values, str(path))
+    return texts
+
+
+def packaged_dir() -> Path:
+    """The iRules shipped with the package; in a source checkout, the top-level folder."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "irules", here.parent / "irules"):
+        if (candidate / f"{IRULE_NAMES[0]}.tcl").is_file():
+            return candidate
+    return here / "irules"  # load_irules then names the missing file
+
+
+def placeholder_values(settings: Settings) -> dict[str, str]:
+    """Placeholder name -> the raw value it stands for (quoted later by `render`)."""
+    return {
+        "PARTITION": settings.partition,
+        "HOSTS_DG": full_path(settings.partition, HOSTS_DATA_GROUP),
+        "ENDPOINTS_DG": full_path(settings.partition, ENDPOINTS_DATA_GROUP),
+        "FALLBACK_POOL": http_fallback_pool(settings.http_fallback),
+        "DNS_SUFFIX": normalise_dns_suffix(settings.dns_suffix),
+        "DNS_TTL": str(checked_ttl(settings.dns_ttl)),
+        "DNS_FALLBACK": checked_dns_fallback(settings.dns_fallback),
+    }
+
+
+def render(template: str, values: Mapping[str, str], source: str) -> str:
+    """Replace every placeholder of `template` by the Tcl word of its value.
+
+    All placeholders are checked before any is replaced, so a value that happens to contain
+    at-signs can never be mistaken for a placeholder.
+    """
+    text = template.replace("\r\n", "\n")
+    for number, line in enumerate(text.split("\n"), start=1):
+        for match in PLACEHOLDER.finditer(line):
+            if match.group(1) not in values:
+                known = ", ".join(f"@{name}@" for name in sorted(values))
+                raise ConfigError(
+                    f"{source}:{number}: unknown placeholder {match.group(0)} (known: {known})"
+                )
+    filled = PLACEHOLDER.sub(lambda m: tcl_word(values[m.group(1)]), text)
+    return filled.strip() + "\n"
+
+
+def tcl_word(value: str) -> str:
+    """A Tcl word that evaluates to exactly `value` wherever a word may stand.
+
+    Plain values stay readable (`/docker/hosts`, `30`); anything else is backslash-escaped
+    character by character, which, unlike braces, cannot be unbalanced by the value.
+    """
+    if value == "":
+        return "{}"
+    if _PLAIN.fullmatch(value):
+        return value
+    out = []
+    for char in value:
+        code = ord(char)
+        if char.isascii() and char.isalnum():
+            out.append(char)
+        elif 0x20 < code < 0x7F:
+            out.append("\\" + char)
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            # Tcl 8.6 builds differ on characters beyond the BMP; refuse rather than guess.
+            raise ConfigError(f"iRule setting value {value!r}: character U+{code:X} unsupported")
+    return "".join(out)
+
+
+def http_fallback_pool(fallback: str) -> str:
+    """'' for the built-in 404 answer, else the pool full path; ConfigError otherwise."""
+    if fallback == "404":
+        return ""
+    if _POOL_PATH.match(fallback):
+        return fallback
+    raise ConfigError(
+        f"http-fallback: must be 404 or the full path of a pool (/Common/name), got {fallback!r}"
+    )
+
+
+def normalise_dns_suffix(suffix: str) -> str:
+    """'Example.COM.' -> 'example.com'; '' stays ''. ConfigError names a bad label."""
+    cleaned = suffix.strip().strip(".").lower()
+    if not cleaned:
+        return ""
+    for label in cleaned.split("."):
+        if not _DNS_LABEL.match(label):
+            raise ConfigError(f"dns-suffix: {suffix!r} has an invalid label {label!r}")
+    if len(cleaned) > 253:
+        raise ConfigError(f"dns-suffix: {suffix!r} is longer than 253 characters")
+    return cleaned
+
+
+def checked_ttl(ttl: int) -> int:
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL:
+        raise ConfigError(f"dns-ttl: must be an integer from 0 to {MAX_TTL} seconds, got {ttl!r}")
+    return ttl
+
+
+def checked_dns_fallback(fallback: str) -> str:
+    if fallback not in ("nxdomain", "pass"):
+        raise ConfigError(f"dns-fallback: must be nxdomain or pass, got {fallback!r}")
+    return fallback

@@ -1,0 +1,255 @@
+"""plan(desired, current, policy) -> Changes: the pure diff between two sets of BIG-IP objects.
+
+Rules, in the order they apply:
+- An object the controller does not own (no owner marker for this cluster) is never updated or
+  deleted; a desired object whose key is taken by an unowned one is reported as a conflict.
+- Attributes the device cannot change in place (a member's address, a monitor's type, a
+  route's network) are replaced: delete, then create, inside the same transaction.
+- Creates run in dependency order (model.KIND_ORDER), deletes in reverse, so nothing is created
+  before what it references or deleted while something still references it.
+- Members of a pool that is deleted go with the pool; nodes that pool members auto-created are
+  deleted once no remaining member uses them.
+- Mass-delete guard: when the policy says so (the first run after start-up), a run that would
+  delete more than `mass_delete_threshold` of the owned objects writes nothing at all (emptied
+  data groups would be as destructive as the deletes); every change is held back instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from controller.core.model import (
+    KIND_ORDER,
+    OWNER_PREFIX,
+    BigipObject,
+    GtmPoolMember,
+    Member,
+    Monitor,
+    Node,
+    ObjectKey,
+    Route,
+    is_owned,
+    key_of,
+    owner_of,
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write. `obj` is the desired object for create/update, the current one for delete;
+    `before` is the current object an update replaces."""
+
+    action: str  # "create", "update" or "delete"
+    obj: BigipObject
+    before: BigipObject | None = None
+
+    @property
+    def key(self) -> ObjectKey:
+        return key_of(self.obj)
+
+    def describe(self) -> str:
+        return f"{self.action} {self.key}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    cluster_id: str
+    guard_mass_delete: bool = False
+    mass_delete_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class Changes:
+    items: tuple[Change, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    """Desired objects not written because an object the controller does not own has the key."""
+    held: tuple[Change, ...] = ()
+    """Changes held back by the mass-delete guard (then `items` is empty)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """{(kind, action): number} for metrics and summaries."""
+        return dict(Counter((c.obj.kind, c.action) for c in self.items))
+
+    @property
+    def writes(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class _Draft:
+    replace_deletes: list[Change] = field(default_factory=list)
+    creates: list[Change] = field(default_factory=list)
+    updates: list[Change] = field(default_factory=list)
+    deletes: list[Change] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def _kind_rank(kind: str) -> int:
+    return KIND_ORDER.index(kind)
+
+
+def _must_replace(before: BigipObject, after: BigipObject) -> bool:
+    if isinstance(before, Member) and isinstance(after, Member):
+        return before.address != after.address
+    if isinstance(before, Monitor) and isinstance(after, Monitor):
+        return before.type != after.type
+    if isinstance(before, Route) and isinstance(after, Route):
+        return before.network != after.network
+    return False
+
+
+def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy: Policy) -> Changes:
+    wanted = {key_of(o): o for o in desired}
+    present = {key_of(o): o for o in current}
+
+    def owned(obj: BigipObject) -> bool:
+        return is_owned(owner_of(obj), policy.cluster_id)
+
+    draft = _Draft()
+    for key, obj in wanted.items():
+        before = present.get(key)
+        if before is None:
+            draft.creates.append(Change("create", obj))
+        elif not owned(before):
+            draft.conflicts.append(
+                f"{key}: exists on the BIG-IP without this controller's owner "
+                "marker; left untouched"
+            )
+        elif _must_replace(before, obj):
+            draft.replace_deletes.append(Change("delete", before))
+            draft.creates.append(Change("create", obj))
+        elif before != obj:
+            draft.updates.append(Change("update", obj, before))
+
+    deleted_pools = set()
+    for key, obj in present.items():
+        if key not in wanted and not isinstance(obj, Node) and owned(obj):
+            draft.deletes.append(Change("delete", obj))
+            if obj.kind in ("ltm/pool", "gtm/pool/a"):
+                deleted_pools.add(key.path)
+    # Members go away with their pool on the device: deleting them one by one is wasted writes.
+    draft.deletes = [
+        c
+        for c in draft.deletes
+        if not (isinstance(c.obj, (Member, GtmPoolMember)) and c.obj.pool in deleted_pools)
+    ]
+    readdressed_nodes, orphaned_nodes = _node_deletes(
+        wanted.values(), present.values(), draft, deleted_pools
+    )
+
+    deletes = draft.deletes + orphaned_nodes
+    items = (
+        _ordered(draft.replace_deletes + readdressed_nodes, reverse=True)
+        + _ordered(draft.creates)
+        + _ordered(draft.updates)
+        + _ordered(deletes, reverse=True)
+    )
+    if policy.guard_mass_delete and _too_many_deletes(draft, present.values(), policy):
+        return Changes(conflicts=tuple(sorted(draft.conflicts)), held=tuple(items))
+    return Changes(items=tuple(items), conflicts=tuple(sorted(draft.conflicts)))
+
+
+def _too_many_deletes(draft: _Draft, current: Iterable[BigipObject], policy: Policy) -> bool:
+    """More than the threshold of the owned per-workload objects would go.
+
+    Shared objects (virtual servers, iRules, data groups) are not counted: they stay when the
+    workloads go, so counting them would let an empty discovery slip under the threshold."""
+    marker = f"{OWNER_PREFIX} cluster={policy.cluster_id} workload="
+
+    def per_workload(obj: BigipObject) -> bool:
+        return owner_of(obj).startswith(marker)
+
+    owned = sum(1 for o in current if per_workload(o))
+    going = sum(1 for c in draft.deletes if per_workload(c.obj))
+    return owned > 0 and going / owned > policy.mass_delete_threshold
+
+
+def _ordered(changes: list[Change], reverse: bool = False) -> list[Change]:
+    ranked = sorted(changes, key=lambda c: (_kind_rank(c.obj.kind), c.key.path))
+    if reverse:
+        ranked = sorted(changes, key=lambda c: (-_kind_rank(c.obj.kind), c.key.path))
+    return ranked
+
+
+def _node_deletes(
+    desired: Iterable[BigipObject],
+    current: Iterable[BigipObject],
+    draft: _Draft,
+    deleted_pools: set[str],
+) -> tuple[list[Change], list[Change]]:
+    """Deletes of auto-created nodes: (readdressed, orphaned).
+
+    Readdressed: a member that will exist needs the node's name with another address (a
+    container came back with a new IP); the node must go before that member is created.
+    Orphaned: this plan removes the last member using the node.
+    A node counts as auto-created when it has no description: the controller never creates
+    nodes itself, and one an operator made with a description is left alone.
+    """
+    current = list(current)
+    removed = {key_of(c.obj) for c in draft.deletes + draft.replace_deletes}
+    removed |= {key_of(o) for o in current if isinstance(o, Member) and o.pool in deleted_pools}
+    touched: set[str] = set()
+    users: dict[str, set[str]] = {}
+    for obj in current:
+        if isinstance(obj, Member):
+            node = f"/{obj.partition}/{obj.node}"
+            if key_of(obj) in removed:
+                touched.add(node)
+            else:
+                users.setdefault(node, set()).add(obj.address)
+    for obj in desired:
+        if isinstance(obj, Member):
+            users.setdefault(f"/{obj.partition}/{obj.node}", set()).add(obj.address)
+
+    readdressed, orphaned = [], []
+    for obj in current:
+        if not isinstance(obj, Node) or obj.description:
+            continue
+        addresses = users.get(f"/{obj.partition}/{obj.name}", set())
+        if addresses and obj.address not in addresses:
+            readdressed.append(Change("delete", obj))
+        elif not addresses and f"/{obj.partition}/{obj.name}" in touched:
+            orphaned.append(Change("delete", obj))
+    return readdressed, orphaned
+
+
+_SIGN = {"create": "+", "update": "~", "delete": "-"}
+
+
+def render(changes: Changes) -> str:
+    """The diff as an operator reads it: one line per write, then conflicts and held changes."""
+    lines = []
+    for change in changes.items:
+        lines.append(f"{_SIGN[change.action]} {change.key}")
+        if change.action == "update" and change.before is not None:
+            lines.extend(f"    {d}" for d in _field_diff(change.before, change.obj))
+    for conflict in changes.conflicts:
+        lines.append(f"! {conflict}")
+    if changes.held:
+        deletes = sum(1 for c in changes.held if c.action == "delete")
+        lines.append(
+            f"! mass-delete guard: this run would delete {deletes} owned object(s); all "
+            f"{len(changes.held)} change(s) held back. Use --allow-mass-delete if the workloads "
+            "are really gone, or raise --mass-delete-threshold"
+        )
+        lines.extend(f"  (held) {_SIGN[c.action]} {c.key}" for c in changes.held)
+    if not lines:
+        lines.append("no changes")
+    return "\n".join(lines)
+
+
+def _field_diff(before: BigipObject, after: BigipObject) -> list[str]:
+    diffs = []
+    for name in after.__dataclass_fields__:
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            diffs.append(f"{name}: {old!r} -> {new!r}")
+    return diffs

@@ -1,0 +1,328 @@
+"""The controller's one HTTP listener: /metrics, /healthz, /readyz and /status.
+
+With --peers (multi-node, see peers.py) it also serves `GET /inventory` (this node's Compose
+workloads) and accepts `POST /notify` (a peer's inventory changed); without, neither exists and
+POST is refused as before.
+
+It runs in a daemon thread and reads state only through what it is given: the metrics registry
+and two callables owned by the reconciler. A callable that raises gives a 5xx with the error's
+class, never a dead listener, because this endpoint is what an operator uses when things break.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from controller.errors import ConfigError
+from controller.observe.logs import REDACTED, SECRET_KEY
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "0.0.0.0:9436"
+"""9436: unassigned in the Prometheus default-port allocations wiki at the time of writing."""
+
+ReadyCheck = Callable[[], tuple[bool, str]]
+StatusSource = Callable[[], dict]
+InventorySource = Callable[[], dict]
+NotifySink = Callable[[dict], bool]
+"""Takes the POSTed JSON object; False refuses it (409), e.g. a task's notify to itself."""
+MAX_NOTIFY_BYTES = 64 * 1024  # a notify carries a node name and a token, nothing more
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """'HOST:PORT' (IPv6 as '[ADDR]:PORT', empty HOST = all IPv4 addresses) -> (host, port).
+
+    ConfigError names the setting, so a typo in --listen fails at start-up with a clear message.
+    """
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ConfigError(f"listen: {listen!r} is not HOST:PORT (for example 0.0.0.0:9436)")
+    port = int(port_text)
+    if port > 65535:
+        raise ConfigError(f"listen: port {port} in {listen!r} is out of range 0-65535")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ConfigError(f"listen: {listen!r} has an unclosed '[' around the IPv6 address")
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ConfigError(f"listen: {host!r} in {listen!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ConfigError(
+            f"listen: write IPv6 addresses in brackets, e.g. [::]:9436, not {listen!r}"
+        )
+    return host or "0.0.0.0", port
+
+
+def redact(value: Any) -> Any:
+    """Copy of a JSON-like value with the values of secret-looking keys replaced.
+
+    /status is built by other modules; this keeps a password that slips into it (say, a settings
+    dump) off the wire."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if isinstance(k, str) and SECRET_KEY.search(k) else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    # Status sources may hand over model dataclasses, sets or enums; render them readably
+    # instead of failing the whole response.
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def _to_json(value: Any) -> bytes:
+    # Round-trip through json first so dataclasses become dicts before redaction sees them.
+    plain = json.loads(json.dumps(value, default=_json_default))
+    return json.dumps(redact(plain), indent=2, sort_keys=True).encode() + b"\n"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        registry: CollectorRegistry,
+        ready: ReadyCheck,
+        status: StatusSource,
+        inventory: InventorySource | None = None,
+        notify: NotifySink | None = None,
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.registry = registry
+        self.ready = ready
+        self.status = status
+        self.inventory = inventory
+        self.notify = notify
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    # Scrapers keep HTTP/1.1 connections open; track them so stop() can close them. Otherwise a
+    # stopped listener would go on answering a scraper over its old connection.
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        with self._lock:
+            self._connections.add(conn)
+        return conn, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "docker-bigip-ctlr"
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds an idle keep-alive connection may hold a thread
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
+        self._dispatch(send_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch(send_body=False)
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        if self.server.notify is None:
+            self.send_error(501, f"Unsupported method ({self.command!r})")
+            return
+        if path != "/notify":
+            body = _to_json({"error": f"no such path {path!r} for POST", "paths": ["/notify"]})
+            self._send(404, "application/json", body, send_body=True)
+            return
+        self._send(*self._notify(), send_body=True)
+
+    def _dispatch(self, send_body: bool) -> None:
+        path = self.path.split("?", 1)[0]
+        routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
+            "/metrics": self._metrics,
+            "/healthz": self._healthz,
+            "/readyz": self._readyz,
+            "/status": self._status,
+        }
+        if self.server.inventory is not None:
+            routes["/inventory"] = self._inventory
+        handler = routes.get(path)
+        if handler is None:
+            code, ctype, body = (
+                404,
+                "application/json",
+                _to_json({"error": f"no such path {path!r}", "paths": sorted(routes)}),
+            )
+        else:
+            code, ctype, body = handler()
+        self._send(code, ctype, body, send_body)
+
+    def _send(self, code: int, ctype: str, body: bytes, send_body: bool) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def _metrics(self) -> tuple[int, str, bytes]:
+        encoder, ctype = choose_encoder(self.headers.get("Accept", ""))
+        return 200, ctype, encoder(self.server.registry)
+
+    def _healthz(self) -> tuple[int, str, bytes]:
+        # Alive means this thread answered; deeper checks belong to /readyz so a BIG-IP outage
+        # never gets the controller restarted by an orchestrator health check.
+        return 200, "text/plain; charset=utf-8", b"ok\n"
+
+    def _readyz(self) -> tuple[int, str, bytes]:
+        try:
+            ok, reason = self.server.ready()
+        except Exception as exc:  # the check itself failing means "not ready", with a reason
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            ok, reason = False, f"readiness check failed: {type(exc).__name__}: {exc}"
+        body = _to_json({"ready": bool(ok), "reason": reason})
+        return (200 if ok else 503), "application/json", body
+
+    def _status(self) -> tuple[int, str, bytes]:
+        try:
+            return 200, "application/json", _to_json(self.server.status())
+        except Exception as exc:
+            log.warning("status source failed: %s", type(exc).__name__, exc_info=True)
+            body = _to_json({"error": f"status unavailable: {type(exc).__name__}: {exc}"})
+            return 500, "application/json", body
+
+    def _inventory(self) -> tuple[int, str, bytes]:
+        assert self.server.inventory is not None
+        try:
+            # Plain json.dumps, not _to_json: an inventory is workload data the writer parses
+            # strictly, and redaction would rewrite label values that look like secrets.
+            body = json.dumps(self.server.inventory(), sort_keys=True).encode() + b"\n"
+            return 200, "application/json", body
+        except Exception as exc:  # the local engine down: the writer keeps our last inventory
+            log.warning("inventory source failed: %s", type(exc).__name__)
+            body = _to_json({"error": f"inventory unavailable: {type(exc).__name__}: {exc}"})
+            return 503, "application/json", body
+
+    def _notify(self) -> tuple[int, str, bytes]:
+        assert self.server.notify is not None
+        length_text = self.headers.get("Content-Length", "0")
+        length = int(length_text) if length_text.isdigit() else -1
+        if not 0 <= length <= MAX_NOTIFY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            return 400, "application/json", _to_json({"error": "bad Content-Length"})
+        raw = self.rfile.read(length) if length else b"{}"
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return 400, "application/json", _to_json({"error": "body must be a JSON object"})
+        try:
+            accepted = self.server.notify(payload)
+        except Exception as exc:
+            log.warning("notify sink failed: %s", type(exc).__name__, exc_info=True)
+            return 500, "application/json", _to_json({"error": type(exc).__name__})
+        return (202 if accepted else 409), "application/json", _to_json({"accepted": accepted})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Scrapes every few seconds would drown the controller's own log lines; keep access
+        # logs at debug level and out of stderr.
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class HttpServer:
+    """A running listener. `port` is the bound port (useful with port 0); `stop()` closes it."""
+
+    def __init__(self, server: _Server) -> None:
+        self._server = server
+        # A short poll interval makes stop() return promptly (shutdown waits for one poll).
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="http-server", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = self.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving and close the socket; safe to call twice."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+        self._server.close_connections()
+
+    def __enter__(self) -> HttpServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_http(
+    listen: str,
+    registry: CollectorRegistry,
+    ready: ReadyCheck,
+    status: StatusSource,
+    inventory: InventorySource | None = None,
+    notify: NotifySink | None = None,
+) -> HttpServer:
+    """Bind `listen` (HOST:PORT) and serve in a background thread.
+
+    `inventory` and `notify` (multi-node, both given with --peers) add GET /inventory and
+    POST /notify.
+
+    Raises ConfigError for a malformed address and for one that cannot be bound (port in use,
+    address not on this host), naming the address.
+    """
+    address = parse_listen(listen)
+    try:
+        server = _Server(address, registry, ready, status, inventory, notify)
+    except OSError as exc:
+        raise ConfigError(f"listen: cannot bind {listen!r}: {exc.strerror or exc}") from None
+    http = HttpServer(server)
+    log.debug("serving /metrics /healthz /readyz /status", extra={"listen": http.url})
+    return http

@@ -1,0 +1,649 @@
+"""Multi-node roles: in-process "nodes" (a local source, a real HTTP listener, a Reconciler and a
+PeerSource each) against one simulator. Only the leader writes; it collects the others' Compose
+workloads over HTTP, keeps a silent peer's last good inventory and drops a peer that left DNS.
+
+Nothing here is timed: outcomes are asserted as run counts, request counts and BIG-IP state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from controller.bigip.adapter import BigipClient
+from controller.cli import build_parser, resolve_options, settings_from
+from controller.core.irules import load_irules
+from controller.errors import ConfigError
+from controller.observe.http import HttpServer, serve_http
+from controller.observe.metrics import Metrics
+from controller.run.loop import Reconciler
+from controller.settings import BigipSettings, Settings, VirtualSettings, parse_peers
+from controller.simulator.server import Simulator
+from controller.sources.peers import (
+    Inventory,
+    Peer,
+    PeerError,
+    PeerSource,
+    inventory_from_json,
+    inventory_to_json,
+    merge_workloads,
+)
+from controller.workloads import (
+    HealthCheck,
+    Instance,
+    NetworkAddress,
+    PublishedPort,
+    Workload,
+    WorkloadJsonError,
+    workload_from_json,
+    workload_to_json,
+)
+from tests.support.builders import FakeSource, instance
+
+# --------------------------------------------------------------------------- builders
+
+
+def compose(
+    name: str,
+    node: str,
+    slots_addresses: dict[int, str],
+    *,
+    namespace: str = "shop",
+    hostname: str = "",
+) -> Workload:
+    """A Compose workload whose containers run on `node` (slot -> container address)."""
+    labels = {
+        "f5.enable": "true",
+        "f5.hostname": hostname or f"{name}.{namespace}.example.com",
+        "f5.port": "80",
+    }
+    return Workload(
+        source="compose",
+        namespace=namespace,
+        name=name,
+        labels=tuple(sorted(labels.items())),
+        instances=tuple(
+            replace(instance(namespace, name, slot, address, node=node), node_address="10.0.0.1")
+            for slot, address in sorted(slots_addresses.items())
+        ),
+        exposed_ports=((80, "tcp"),),
+    )
+
+
+def swarm(name: str, address: str) -> Workload:
+    base = compose(name, "node-a", {1: address}, namespace="stack")
+    return replace(base, source="swarm")
+
+
+# A node's own engine: its workloads and whether it leads (the builders' fake source).
+LocalSource = FakeSource
+
+
+class Node:
+    """One controller task: local source, PeerSource over `dns`, Reconciler, HTTP listener."""
+
+    def __init__(
+        self,
+        name: str,
+        sim: Simulator,
+        dns: list[Peer],
+        workloads: list[Workload],
+        leader: bool = False,
+        **settings: Any,
+    ) -> None:
+        self.name = name
+        self.dns = dns
+        self.dns_fails = False
+        self.local = LocalSource(workloads, leader)
+        self.registry = CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.settings = Settings(
+            bigip=BigipSettings(
+                url=sim.url, username="admin", password="admin", ca_file=sim.ca_file
+            ),
+            http_virtual=VirtualSettings("192.0.2.10:80", ("/Common/http", "/Common/tcp")),
+            cluster_id="peers-test",
+            peers="tasks.ctlr",
+            **settings,
+        )
+        self.peers = PeerSource(
+            self.local,
+            self.settings.peers,
+            9436,
+            node_name=lambda: name,
+            metrics=self.metrics,
+            timeout=2.0,
+            resolver=self._resolve,
+        )
+        self.client = BigipClient(self.settings.bigip)
+        self.reconciler = Reconciler(
+            self.settings, self.peers, self.client, load_irules(self.settings), self.metrics
+        )
+        self.notifies = 0
+        self.peers.on_notify = self._on_notify
+        self.inventory_answers = 0
+        self.bad_answer: Any = None  # set to serve this instead of the real inventory
+        self.server: HttpServer = serve_http(
+            "127.0.0.1:0",
+            self.registry,
+            self.reconciler.ready,
+            self.reconciler.status,
+            inventory=self._inventory,
+            notify=self.peers.notify,
+        )
+        self.address: Peer = ("127.0.0.1", self.server.port)
+        dns.append(self.address)
+
+    def _resolve(self, host: str, port: int) -> list[Peer]:
+        assert host == "tasks.ctlr" and port == 9436
+        if self.dns_fails:
+            raise OSError("Temporary failure in name resolution")
+        return list(self.dns)
+
+    def _inventory(self) -> dict:
+        self.inventory_answers += 1
+        return self.bad_answer if self.bad_answer is not None else self.peers.inventory()
+
+    def _on_notify(self) -> None:
+        self.notifies += 1
+        self.reconciler.trigger.mark(self.reconciler.clock())
+
+    def sample(self, name: str, labels: dict[str, str] | None = None) -> float | None:
+        return self.registry.get_sample_value(name, labels or {})
+
+    def requests(self) -> int:
+        return sum(self.client.requests.values())
+
+    def close(self) -> None:
+        self.server.stop()
+        self.client.close()
+        self.peers.close()
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator().start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def cluster(sim: Simulator) -> Iterator[Callable[..., Node]]:
+    """make(name, workloads, leader=False) -> Node; every node shares one DNS answer."""
+    dns: list[Peer] = []
+    nodes: list[Node] = []
+
+    def make(name: str, workloads: list[Workload], leader: bool = False, **kw: Any) -> Node:
+        node = Node(name, sim, dns, workloads, leader, **kw)
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.close()
+
+
+def members(sim: Simulator) -> dict[str, set[tuple[str, str]]]:
+    """Pool name -> {(member name, address)} in the controller's partition."""
+    return {
+        pool["name"]: {
+            (m["name"], m["address"]) for m in pool.get("membersReference", {}).get("items", [])
+        }
+        for pool in sim.list_objects("ltm/pool", "docker")
+    }
+
+
+ALL_MEMBERS = {
+    # One project on two nodes: member names carry the node (numbers repeat per engine).
+    "shop_www_default": {
+        ("shop-www-node-a-1:80", "172.18.0.11"),
+        ("shop-www-node-b-2:80", "172.19.0.12"),
+    },
+    "shop_api_default": {("shop-api-1:80", "172.19.0.21")},
+    "blog_web_default": {("blog-web-1:80", "172.20.0.31")},
+    "stack_tick_default": {("stack-tick-1:80", "10.0.9.5")},
+}
+
+
+@pytest.fixture
+def three(cluster: Callable[..., Node]) -> tuple[Node, Node, Node]:
+    """Node a leads; shop/www runs on a (slot 1) and b (slot 2); b also runs shop/api (and, as
+    a Swarm manager would, lists a Swarm workload); c runs blog/web."""
+    a = cluster(
+        "node-a",
+        [compose("www", "node-a", {1: "172.18.0.11"}), swarm("tick", "10.0.9.5")],
+        leader=True,
+    )
+    b = cluster(
+        "node-b",
+        [
+            compose("www", "node-b", {2: "172.19.0.12"}),
+            compose("api", "node-b", {1: "172.19.0.21"}),
+            swarm("stale-view", "10.0.9.99"),
+        ],
+    )
+    c = cluster("node-c", [compose("web", "node-c", {1: "172.20.0.31"}, namespace="blog")])
+    return a, b, c
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_only_the_leader_writes_and_the_bigip_gets_every_nodes_compose_members(
+    sim: Simulator, three: tuple[Node, Node, Node]
+) -> None:
+    a, b, c = three
+    for follower in (b, c):
+        result = follower.reconciler.run_once(resync=True)
+        assert result.result == "skipped"
+        assert follower.requests() == 0  # not one iControl REST request, not even a login
+        assert follower.sample("bigip_ctlr_leader") == 0
+    # Followers fetch nothing: only the writer collects inventories.
+    assert [n.inventory_answers for n in three] == [0, 0, 0]
+
+    result = a.reconciler.run_once(resync=True)
+    assert result.result == "success", result.error
+    assert members(sim) == ALL_MEMBERS  # b's Swarm view is not taken: a lists Swarm itself
+    # a fetched b and c once each, and its own answer once to learn which address is itself.
+    assert [n.inventory_answers for n in three] == [1, 1, 1]
+    assert a.sample("bigip_ctlr_peers", {"state": "fresh"}) == 2
+    assert a.sample("bigip_ctlr_peers", {"state": "stale"}) == 0
+
+    again = a.reconciler.run_once()
+    assert again.result == "success" and not again.changes
+    assert [n.inventory_answers for n in three] == [1, 2, 2]  # itself is no longer asked
+
+
+def test_a_peer_that_stops_answering_keeps_its_members(
+    sim: Simulator, three: tuple[Node, Node, Node], caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b, c = three
+    assert a.reconciler.run_once(resync=True).result == "success"
+    c.server.stop()  # still in DNS, but refuses connections: a network blip or a hung task
+    with caplog.at_level(logging.WARNING, logger="controller.sources.peers"):
+        for _ in range(2):
+            result = a.reconciler.run_once(resync=True)
+            assert result.result == "success", result.error
+            assert not result.changes
+    assert members(sim) == ALL_MEMBERS
+    assert a.sample("bigip_ctlr_peers", {"state": "stale"}) == 1
+    assert a.sample("bigip_ctlr_peers", {"state": "fresh"}) == 1
+    assert a.sample("bigip_ctlr_peer_errors_total") == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # logged when it went silent, not on every run
+    assert f"peer 127.0.0.1:{c.address[1]}" in warnings[0]
+    assert "keeping its inventory" in warnings[0] and "(1 workload(s))" in warnings[0]
+    assert a.peers.status()[f"127.0.0.1:{c.address[1]}"]["node"] == "node-c"
+    # /status carries the same view.
+    peer_status = a.reconciler.status()["peers"][f"127.0.0.1:{c.address[1]}"]
+    assert peer_status["node"] == "node-c" and peer_status["error"]
+
+
+def test_a_peer_gone_from_dns_drops_its_workloads(
+    sim: Simulator, three: tuple[Node, Node, Node]
+) -> None:
+    a, b, c = three
+    assert a.reconciler.run_once(resync=True).result == "success"
+    a.dns.remove(c.address)  # its task is gone: Swarm removed it from tasks.<service>
+    result = a.reconciler.run_once()
+    assert result.result == "success", result.error
+    expected = {k: v for k, v in ALL_MEMBERS.items() if k != "blog_web_default"}
+    assert members(sim) == expected
+    assert a.sample("bigip_ctlr_peers", {"state": "fresh"}) == 1
+
+
+def test_a_failed_dns_lookup_keeps_the_last_answer(
+    sim: Simulator, three: tuple[Node, Node, Node]
+) -> None:
+    a, _, _ = three
+    assert a.reconciler.run_once(resync=True).result == "success"
+    a.dns_fails = True
+    result = a.reconciler.run_once(resync=True)
+    assert result.result == "success" and not result.changes
+    assert members(sim) == ALL_MEMBERS
+
+
+def test_a_malformed_inventory_is_a_clear_error_and_the_last_good_one_is_kept(
+    sim: Simulator, three: tuple[Node, Node, Node], caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b, _ = three
+    assert a.reconciler.run_once(resync=True).result == "success"
+    bad = b.peers.inventory()
+    bad["workloads"][0]["instances"][0]["slot"] = "1"
+    b.bad_answer = bad
+    with caplog.at_level(logging.WARNING, logger="controller.sources.peers"):
+        result = a.reconciler.run_once(resync=True)
+    assert result.result == "success" and not result.changes
+    assert members(sim) == ALL_MEMBERS
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert message.startswith(
+        f"peer 127.0.0.1:{b.address[1]}: inventory.workloads[0].instances[0].slot: "
+        "expected an integer, got '1'"
+    )
+    assert a.sample("bigip_ctlr_peers", {"state": "stale"}) == 1
+
+    b.bad_answer = None  # fixed: fresh again, and its changes flow
+    b.local.workloads = b.local.workloads[:1]  # shop/api stopped on b
+    result = a.reconciler.run_once()
+    assert result.result == "success", result.error
+    assert "shop_api_default" not in members(sim)
+    assert a.sample("bigip_ctlr_peers", {"state": "stale"}) == 0
+
+
+def test_a_notify_from_a_peer_triggers_a_run_on_the_writer(
+    sim: Simulator, three: tuple[Node, Node, Node]
+) -> None:
+    a, b, c = three
+    a.settings = replace(a.settings, resync_interval=3600.0, debounce=0.0)
+    a.reconciler.settings = a.settings
+    stop = threading.Event()
+    loop = threading.Thread(target=a.reconciler.run_forever, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        runs = lambda: a.sample("bigip_ctlr_runs_total", {"result": "success"})  # noqa: E731
+        wait_for(lambda: runs() == 1, "the writer's first run")
+        assert members(sim) == ALL_MEMBERS
+
+        # b's first run after start-up tells its peers its inventory (a new node appearing).
+        assert b.reconciler.run_once().result == "skipped"
+        wait_for(lambda: runs() == 2, "the run a notify triggers")
+        assert (a.notifies, b.notifies, c.notifies) == (1, 0, 1)  # b ignores its own notify
+
+        # Nothing changed on b: no notify, no run.
+        assert b.reconciler.run_once().result == "skipped"
+        assert a.notifies == 1
+
+        b.local.workloads = [
+            compose("www", "node-b", {2: "172.19.0.12", 3: "172.19.0.13"}),
+            *b.local.workloads[1:],
+        ]
+        assert b.reconciler.run_once().result == "skipped"
+        wait_for(lambda: runs() == 3, "the run the second notify triggers")
+        assert a.notifies == 2
+        assert ("shop-www-node-b-3:80", "172.19.0.13") in members(sim)["shop_www_default"]
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+    assert not loop.is_alive()
+
+
+def test_a_notify_nobody_accepted_is_sent_again_on_the_next_run(
+    sim: Simulator, three: tuple[Node, Node, Node]
+) -> None:
+    a, b, c = three
+    a.server.stop()
+    c.server.stop()
+    assert b.reconciler.run_once().result == "skipped"
+    # a and c refused the connection; b's own listener refused b's own notify (409).
+    assert b.peers.notified is None
+    assert b.peers.self_addresses == {b.address}
+    assert b.notifies == 0
+
+    b.dns.clear()
+    replacement = Node("node-a2", sim, b.dns, [], leader=True)  # a new writer task
+    try:
+        b.dns.append(b.address)
+        assert b.reconciler.run_once().result == "skipped"  # nothing changed on b, but pending
+        assert replacement.notifies == 1
+        assert b.peers.notified is not None
+        assert b.reconciler.run_once().result == "skipped"
+        assert replacement.notifies == 1  # sent, so not again
+    finally:
+        replacement.close()
+
+
+def wait_for(check: Callable[[], bool], what: str) -> None:
+    """A generous deadline for a background loop, not a timing assertion."""
+    done = threading.Event()
+    for _ in range(300):
+        if check():
+            return
+        done.wait(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+# --------------------------------------------------------------------------- serialisation
+
+_text = st.text(max_size=12)
+_ports = st.builds(
+    PublishedPort,
+    target=st.integers(0, 65535),
+    published=st.integers(0, 65535),
+    protocol=st.sampled_from(["tcp", "udp"]),
+    mode=st.sampled_from(["ingress", "host"]),
+)
+_instances = st.builds(
+    Instance,
+    name=_text,
+    slot=st.integers(0, 10_000),
+    container_id=_text,
+    node=_text,
+    node_address=_text,
+    state=st.sampled_from(["running", "starting", "stopping"]),
+    health=st.sampled_from(["none", "starting", "healthy", "unhealthy"]),
+    networks=st.lists(st.builds(NetworkAddress, _text, _text, _text, _text), max_size=3).map(tuple),
+    published_ports=st.lists(_ports, max_size=2).map(tuple),
+)
+_workloads = st.builds(
+    Workload,
+    source=st.sampled_from(["swarm", "compose"]),
+    namespace=_text,
+    name=_text,
+    labels=st.lists(st.tuples(_text, _text), max_size=4).map(tuple),
+    instances=st.lists(_instances, max_size=3).map(tuple),
+    exposed_ports=st.lists(st.tuples(st.integers(0, 65535), _text), max_size=3).map(tuple),
+    published_ports=st.lists(_ports, max_size=2).map(tuple),
+    healthcheck=st.none()
+    | st.builds(
+        HealthCheck,
+        test=st.lists(_text, min_size=1, max_size=3).map(tuple),
+        interval=st.floats(0, 3600, allow_nan=False),
+    ),
+)
+
+
+@given(_workloads)
+def test_workload_json_round_trips_through_the_wire(workload: Workload) -> None:
+    wire = json.loads(json.dumps(workload_to_json(workload)))
+    assert workload_from_json(wire) == workload
+
+
+def _wire() -> dict[str, Any]:
+    return json.loads(json.dumps(workload_to_json(compose("www", "node-b", {1: "172.19.0.2"}))))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda w: w.pop("labels"), "workload: missing labels"),
+        (lambda w: w.update(extra=1), "workload: unknown field(s) extra"),
+        (lambda w: w.update(source="k8s"), "workload.source: expected swarm or compose"),
+        (lambda w: w.update(name=3), "workload.name: expected a string, got 3"),
+        (lambda w: w["labels"].append(["f5.x"]), "workload.labels[3]: expected a pair"),
+        (
+            lambda w: w["instances"][0].update(slot=True),
+            "workload.instances[0].slot: expected an integer, got True",
+        ),
+        (
+            lambda w: w["instances"][0]["networks"][0].pop("address"),
+            "workload.instances[0].networks[0]: missing address",
+        ),
+        (
+            lambda w: w["exposed_ports"][0].__setitem__(0, "80"),
+            "workload.exposed_ports[0][0]: expected an integer, got '80'",
+        ),
+        (lambda w: w.update(instances={}), "workload.instances: expected a list, got dict"),
+        (
+            lambda w: w.update(healthcheck={"test": ["CMD"], "interval": "5s"}),
+            "workload.healthcheck.interval: expected a number, got '5s'",
+        ),
+    ],
+)
+def test_malformed_workload_json_names_the_field(
+    edit: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    wire = _wire()
+    edit(wire)
+    with pytest.raises(WorkloadJsonError) as caught:
+        workload_from_json(wire)
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "peer p:1: inventory: expected an object, got list"),
+        ({"version": 2}, "peer p:1: inventory.version: expected 1, got 2"),
+        ({"version": 1, "node": "n"}, "peer p:1: inventory.token: expected a string"),
+        (
+            {"version": 1, "node": "n", "token": "t", "workloads": None},
+            "peer p:1: inventory.workloads: expected a list",
+        ),
+        (
+            {"version": 1, "node": "n", "token": "t", "workloads": [{"source": "compose"}]},
+            "peer p:1: inventory.workloads[0]: missing",
+        ),
+    ],
+)
+def test_malformed_inventory_names_the_peer_and_field(data: Any, message: str) -> None:
+    with pytest.raises(PeerError) as caught:
+        inventory_from_json(data, "p:1")
+    assert str(caught.value).startswith(message)
+
+
+def test_inventories_carry_compose_workloads_only() -> None:
+    served = inventory_to_json(
+        Inventory("node-b", "t", (compose("www", "node-b", {1: "1.1.1.1"}), swarm("x", "2.2.2.2")))
+    )
+    assert [w["source"] for w in served["workloads"]] == ["compose"]
+    served["workloads"].append(workload_to_json(swarm("x", "2.2.2.2")))
+    with pytest.raises(PeerError, match="only compose workloads are exchanged"):
+        inventory_from_json(served, "p:1")
+
+
+def test_merge_joins_one_project_across_nodes_and_reports_label_conflicts() -> None:
+    local = [compose("www", "node-a", {1: "172.18.0.2"}), swarm("tick", "10.0.9.5")]
+    b = Inventory("node-b", "tb", (compose("www", "node-b", {2: "172.19.0.2"}),))
+    c = Inventory(
+        "node-c",
+        "tc",
+        (compose("www", "node-c", {1: "172.20.0.2"}, hostname="other.example.com"),),
+    )
+    merged, conflicts = merge_workloads(local, [c, b])
+    assert [(w.source, w.id) for w in merged] == [("compose", "shop/www"), ("swarm", "stack/tick")]
+    www = merged[0]
+    assert [(i.slot, i.node) for i in www.instances] == [
+        (1, "node-a"),
+        (1, "node-c"),
+        (2, "node-b"),
+    ]
+    assert www.labels == local[0].labels  # the local engine's labels win
+    assert conflicts == ["shop/www: labels differ between nodes; using the first node's"]
+    # Without c nothing conflicts, and the same inventory twice changes nothing.
+    assert merge_workloads(local, [b, b])[1] == []
+    assert merge_workloads(local, [b, b])[0] == merge_workloads(local, [b])[0]
+
+
+# --------------------------------------------------------------------------- settings, listener
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tasks.bigip_controller", (("tasks.bigip_controller", 9436),)),
+        ("10.0.0.2:9000, node-b", (("10.0.0.2", 9000), ("node-b", 9436))),
+        ("[fd00::2]:9000,[fd00::3]", (("fd00::2", 9000), ("fd00::3", 9436))),
+    ],
+)
+def test_parse_peers(text: str, expected: tuple[Peer, ...]) -> None:
+    assert parse_peers(text, 9436) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,,b", "peers: empty entry in 'a,,b'"),
+        ("a:x", "peers: port 'x' in 'a:x' is not a number"),
+        ("a:70000", "peers: port 70000 of 'a:70000' is out of range"),
+        ("fd00::1", "peers: write IPv6 addresses in brackets"),
+        ("[zz]:1", "peers: 'zz' in '[zz]:1' is not an IPv6 address"),
+        ("a b", "peers: 'a b' in 'a b' is not a host name or address"),
+    ],
+)
+def test_parse_peers_errors_name_the_entry(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_peers(text, 9436)
+    assert str(caught.value).startswith(message)
+
+
+def test_peers_setting_from_flag_and_environment() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["run"])
+    assert settings_from(resolve_options(args, {})).peers == ""
+    env = {"F5_PEERS": "tasks.bigip_controller"}
+    assert settings_from(resolve_options(args, env)).peers == "tasks.bigip_controller"
+    flag = parser.parse_args(["run", "--peers", "10.0.0.2:1"])
+    assert settings_from(resolve_options(flag, env)).peers == "10.0.0.2:1"
+    with pytest.raises(ConfigError) as caught:
+        settings_from(resolve_options(args, {"F5_PEERS": "a:x"}))
+    assert str(caught.value).startswith("peers (from environment variable F5_PEERS): port 'x'")
+
+
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _call(server: HttpServer, path: str, body: bytes | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(server.url + path, data=body, method="POST" if body else "GET")
+    try:
+        with NO_PROXY.open(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw.startswith(b"{") else {"html": raw.decode()}
+
+
+def test_listener_endpoints_exist_only_with_peers(three: tuple[Node, Node, Node]) -> None:
+    a, b, _ = three
+    status, inventory = _call(b.server, "/inventory")
+    assert status == 200
+    assert inventory["node"] == "node-b" and inventory["token"] == b.peers.token
+    assert [w["name"] for w in inventory["workloads"]] == ["www", "api"]  # no Swarm workload
+    assert _call(a.server, "/notify", b'{"node": "node-b", "token": "x"}') == (
+        202,
+        {"accepted": True},
+    )
+    assert _call(a.server, "/notify", b"[1]")[0] == 400
+    assert _call(a.server, "/other", b"{}")[0] == 404
+    assert a.notifies == 1
+
+    plain = serve_http("127.0.0.1:0", CollectorRegistry(), lambda: (True, ""), dict)
+    try:
+        assert _call(plain, "/inventory")[0] == 404
+        assert _call(plain, "/notify", b"{}")[0] == 501  # as before --peers existed
+    finally:
+        plain.stop()
+
+
+def test_inventory_is_503_while_the_local_engine_is_down(three: tuple[Node, Node, Node]) -> None:
+    from controller.errors import DockerUnavailable
+
+    _, b, _ = three
+
+    def down() -> list[Workload]:
+        raise DockerUnavailable("Docker engine unix:///x: info failed")
+
+    b.local.list_workloads = down  # type: ignore[method-assign]
+    status, body = _call(b.server, "/inventory")
+    assert status == 503
+    assert "DockerUnavailable" in body["error"]

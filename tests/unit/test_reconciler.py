@@ -1,0 +1,404 @@
+"""run_once against the real simulator through the real adapter, with literal workloads.
+
+Request counts are deterministic, so they are asserted exactly; timings are not asserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from controller.bigip.adapter import BigipClient
+from controller.core.irules import load_irules
+from controller.core.model import owner_marker
+from controller.observe.metrics import Metrics
+from controller.run.loop import Reconciler
+from controller.settings import BigipSettings, Settings, VirtualSettings
+from controller.simulator.server import Simulator
+from tests.support.builders import FakeSource, workload
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator().start()
+    yield simulator
+    simulator.stop()
+
+
+def make_settings(sim: Simulator, **extra: object) -> Settings:
+    options: dict[str, object] = {"cluster_id": "test", **extra}
+    return Settings(
+        bigip=BigipSettings(url=sim.url, username="admin", password="admin", ca_file=sim.ca_file),
+        http_virtual=VirtualSettings("192.0.2.10:80", ("/Common/http", "/Common/tcp")),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+class Harness:
+    def __init__(self, sim: Simulator, source: FakeSource, **extra: object) -> None:
+        self.sim = sim
+        self.source = source
+        self.settings = make_settings(sim, **extra)
+        self.registry = CollectorRegistry()
+        self.clock = Clock()
+        self.client = BigipClient(self.settings.bigip)
+        self.reconciler = Reconciler(
+            self.settings,
+            source,
+            self.client,
+            load_irules(self.settings),
+            Metrics(self.registry),
+            clock=self.clock,
+        )
+
+    def run(self, resync: bool = False):  # type: ignore[no-untyped-def]
+        before, logged = self.client.requests.copy(), len(self.sim.requests)
+        result = self.reconciler.run_once(resync=resync)
+        self.last_requests = self.client.requests - before
+        self.last_log = self.sim.requests[logged:]
+        return result
+
+    def config_writes(self) -> list[tuple]:
+        """Writes to the configuration (/mgmt/tm) in the last run; logins are not writes."""
+        return [r for r in self.last_log if r[0] in WRITE_METHODS and r[1].startswith("/mgmt/tm/")]
+
+    def requests(self, methods: set[str] | None = None) -> int:
+        return sum(n for (m, _), n in self.last_requests.items() if not methods or m in methods)
+
+    def sample(self, name: str, labels: dict[str, str] | None = None) -> float | None:
+        return self.registry.get_sample_value(name, labels or {})
+
+
+def _members(sim: Simulator, pool: str) -> list[dict]:
+    partition = pool.split("/")[1]
+    for item in sim.list_objects("ltm/pool", partition):
+        if item["fullPath"] == pool:
+            return list(item.get("membersReference", {}).get("items", []))
+    raise AssertionError(f"pool {pool} missing")
+
+
+def test_first_run_creates_then_no_change_runs_cost_nothing(sim: Simulator) -> None:
+    h = Harness(sim, FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])]))
+    first = h.run()
+    assert first.result == "success", first.error
+    assert set(_names(_members(sim, "/docker/shop_www_default"))) == {
+        "shop-www-1:80",
+        "shop-www-2:80",
+    }
+    assert sim.get_object("ltm/virtual", "/docker/shared_http_vs") is not None
+    hosts = sim.get_object("ltm/data-group/internal", "/docker/hosts")
+    assert hosts is not None
+    assert {r["name"]: r["data"] for r in hosts["records"]} == {
+        "www.example.com": "/docker/shop_www_default"
+    }
+
+    resync = h.run(resync=True)
+    assert resync.result == "success" and not resync.changes
+    assert h.config_writes() == [], h.last_log
+
+    event_run = h.run()
+    assert event_run.result == "success" and not event_run.changes
+    assert h.requests() == 0, h.last_requests
+
+
+def test_adding_one_replica_costs_one_transaction_of_at_most_four_requests(
+    sim: Simulator,
+) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2"])])
+    h = Harness(sim, source)
+    assert h.run().result == "success"
+    source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
+    result = h.run()
+    assert result.result == "success", result.error
+    assert h.requests() <= 4, h.last_requests
+    assert h.last_requests[("POST", 200)] >= 1
+    transactions = [r for r in sim.requests if r[0] == "POST" and r[1].endswith("/transaction")]
+    assert len(transactions) == 2  # the first run's and this one's
+    assert set(_names(_members(sim, "/docker/shop_www_default"))) == {
+        "shop-www-1:80",
+        "shop-www-2:80",
+    }
+    endpoints = sim.get_object("ltm/data-group/internal", "/docker/endpoints")
+    assert endpoints is not None
+    records = {r["name"]: r["data"] for r in endpoints["records"]}
+    assert records["www-2.example.com"] == "172.18.0.3 80"
+
+
+def test_reading_the_current_state_does_not_grow_with_the_number_of_pools(
+    sim: Simulator,
+) -> None:
+    gets = []
+    for count in (1, 30):
+        source = FakeSource(
+            [
+                workload(f"app{i}", [f"172.{count}.{i}.2"], namespace=f"n{count}")
+                for i in range(count)
+            ]
+        )
+        h = Harness(sim, source, partition=f"p{count}")
+        assert h.run().result == "success"
+        assert h.run(resync=True).result == "success"
+        gets.append(h.requests({"GET"}))
+    assert gets[0] == gets[1] > 0
+
+
+def test_restart_with_nothing_changed_issues_zero_writes(sim: Simulator) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])])
+    assert Harness(sim, source).run().result == "success"
+    restarted = Harness(sim, source)
+    result = restarted.run()
+    assert result.result == "success" and not result.changes
+    assert restarted.config_writes() == []
+
+
+def test_scale_down_and_removal_delete_members_nodes_and_pool(sim: Simulator) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])])
+    h = Harness(sim, source)
+    h.run()
+    source.workloads = [workload("www", ["172.18.0.2"])]
+    assert h.run().result == "success"
+    assert _names(_members(sim, "/docker/shop_www_default")) == ["shop-www-1:80"]
+    assert sim.get_object("ltm/node", "/docker/shop-www-2") is None
+    source.workloads = []
+    assert h.run().result == "success"
+    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is None
+    assert sim.get_object("ltm/node", "/docker/shop-www-1") is None
+    assert sim.list_objects("ltm/monitor/http", "docker") == []
+
+
+def test_unowned_objects_in_the_partition_survive_everything(sim: Simulator) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2"])])
+    h = Harness(sim, source)
+    h.run()
+    sim.put_object("ltm/pool", {"name": "legacy", "partition": "docker", "description": "hand"})
+    sim.put_object(
+        "ltm/data-group/internal",
+        {"name": "legacy_dg", "partition": "docker", "type": "string"},
+    )
+    # An unowned object where the controller wants one of its own: reported, left alone.
+    sim.put_object("ltm/pool", {"name": "shop_api_default", "partition": "docker"})
+    source.workloads = [workload("www", ["172.18.0.2"]), workload("api", ["172.18.0.9"])]
+    result = h.run(resync=True)
+    assert any("shop_api_default" in c for c in result.changes.conflicts)
+    source.workloads = []
+    assert h.run(resync=True).result == "success"
+    assert sim.get_object("ltm/pool", "/docker/legacy") is not None
+    assert sim.get_object("ltm/pool", "/docker/shop_api_default") is not None
+    assert sim.get_object("ltm/data-group/internal", "/docker/legacy_dg") is not None
+    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is None
+
+
+def test_resync_repairs_drift_and_counts_it(sim: Simulator) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2"])])
+    h = Harness(sim, source)
+    h.run()
+    # An operator edits an owned pool and deletes an owned data group by hand.
+    h.client.apply([])  # no-op must not fail
+    device = BigipClient(h.settings.bigip)
+    from controller.core.model import DataGroup, Pool
+    from controller.core.plan import Change
+
+    marker = owner_marker("test", "shop/www")
+    device.apply(
+        [
+            Change(
+                "update",
+                Pool(
+                    partition="docker",
+                    name="shop_www_default",
+                    description=marker,
+                    load_balancing_mode="ratio-member",
+                    monitor="/docker/shop_www_default_mon",
+                ),
+            ),
+            Change("delete", DataGroup(partition="docker", name="hosts", description="")),
+        ]
+    )
+    assert h.run().changes.items == ()  # between resyncs the cache is trusted
+    repaired = h.run(resync=True)
+    assert {(c.action, str(c.key)) for c in repaired.changes.items} == {
+        ("create", "ltm/data-group/internal /docker/hosts"),
+        ("update", "ltm/pool /docker/shop_www_default"),
+    }
+    pool = sim.get_object("ltm/pool", "/docker/shop_www_default")
+    assert pool is not None and pool["loadBalancingMode"] == "round-robin"
+    assert h.sample("bigip_ctlr_drift_repairs_total", {"kind": "ltm/pool"}) == 1
+    device.close()
+
+
+def test_start_up_with_no_workloads_deletes_nothing_without_allow_mass_delete(
+    sim: Simulator,
+) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2"]), workload("api", ["172.18.0.3"])])
+    Harness(sim, source).run()
+    empty = FakeSource([])
+    guarded = Harness(sim, empty)
+    result = guarded.run()
+    assert result.result == "success"
+    assert result.changes.items == () and result.changes.held
+    assert guarded.config_writes() == []
+    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is not None
+    hosts = sim.get_object("ltm/data-group/internal", "/docker/hosts")
+    assert hosts is not None and len(hosts["records"]) == 2
+    again = guarded.run(resync=True)  # the guard stays armed after the first run
+    assert again.changes.items == () and again.changes.held
+    assert guarded.config_writes() == []
+    allowed = Harness(sim, empty, allow_mass_delete=True)
+    assert allowed.run().result == "success"
+    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is None
+
+
+def test_bad_labels_skip_only_their_workload(sim: Simulator) -> None:
+    bad = workload("bad", ["172.18.0.7"], {"f5.prot": "80"})
+    source = FakeSource([bad, workload("www", ["172.18.0.2"])])
+    h = Harness(sim, source)
+    result = h.run()
+    assert result.result == "success"
+    assert result.desired is not None
+    assert [(p.workload, p.label) for p in result.desired.problems] == [("shop/bad", "f5.prot")]
+    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is not None
+    assert sim.get_object("ltm/pool", "/docker/shop_bad_default") is None
+    assert h.sample("bigip_ctlr_label_errors") == 1
+    status = h.reconciler.status()
+    bad_status = next(w for w in status["workloads"] if w["workload"] == "shop/bad")
+    assert bad_status["state"] == "invalid"
+    assert "did you mean f5.port" in bad_status["errors"][0]["reason"]
+
+
+def test_vanished_member_drains_disabled_before_removal(sim: Simulator) -> None:
+    labels = {"f5.drain": "30"}
+    source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"], labels)])
+    h = Harness(sim, source)
+    h.run()
+    source.workloads = [workload("www", ["172.18.0.2"], labels)]
+    assert h.run().result == "success"
+    draining = {m["name"]: m for m in _members(sim, "/docker/shop_www_default")}
+    assert draining["shop-www-2:80"]["session"] == "user-disabled"
+    assert h.reconciler.next_drain_deadline() == h.clock.now + 30
+    h.clock.now += 31
+    assert h.run().result == "success"
+    assert _names(_members(sim, "/docker/shop_www_default")) == ["shop-www-1:80"]
+
+
+def test_stopping_container_is_disabled_not_removed(sim: Simulator) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])])
+    h = Harness(sim, source)
+    h.run()
+    source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"], states={2: "stopping"})]
+    result = h.run()
+    # The member is disabled (drained) and its container host leaves the endpoints data group.
+    assert sorted((c.action, c.obj.kind) for c in result.changes.items) == [
+        ("update", "ltm/data-group/internal"),
+        ("update", "ltm/pool/members"),
+    ]
+    members = {m["name"]: m for m in _members(sim, "/docker/shop_www_default")}
+    assert members["shop-www-2:80"]["session"] == "user-disabled"
+
+
+def test_bigip_failure_fails_the_run_and_the_next_run_resyncs(sim: Simulator) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2"])])
+    h = Harness(sim, source)
+    h.run()
+    source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
+    sim.set_down(True)
+    failed = h.run()
+    assert failed.result == "error" and failed.error
+    assert h.sample("bigip_ctlr_bigip_up") == 0
+    assert h.sample("bigip_ctlr_consecutive_failures") == 1
+    sim.set_down(False)
+    recovered = h.run()
+    assert recovered.result == "success" and recovered.resync
+    assert h.sample("bigip_ctlr_bigip_up") == 1
+    assert h.sample("bigip_ctlr_consecutive_failures") == 0
+    assert len(_members(sim, "/docker/shop_www_default")) == 2
+
+
+def test_not_the_leader_writes_nothing(sim: Simulator) -> None:
+    h = Harness(sim, FakeSource([workload("www", ["172.18.0.2"])], leader=False))
+    result = h.run()
+    assert result.result == "skipped"
+    assert h.requests() == 0
+    assert h.sample("bigip_ctlr_leader") == 0
+
+
+def _names(members: list[dict]) -> list[str]:
+    return sorted(m["name"] for m in members)
+
+
+def test_owner_marker_carries_the_cluster_and_workload(sim: Simulator) -> None:
+    h = Harness(sim, FakeSource([workload("www", ["172.18.0.2"])]))
+    h.run()
+    pool = sim.get_object("ltm/pool", "/docker/shop_www_default")
+    assert pool is not None
+    assert pool["description"] == owner_marker("test", "shop/www")
+    other = Harness(sim, FakeSource([]), cluster_id="other", allow_mass_delete=True)
+    assert other.run().result == "success"
+    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is not None
+
+
+def test_labels_turning_invalid_keep_the_workloads_objects_until_fixed(sim: Simulator) -> None:
+    good = workload("www", ["172.18.0.2"])
+    source = FakeSource([good, workload("api", ["172.18.0.5"])])
+    h = Harness(sim, source)
+    h.run()
+    broken = workload("www", ["172.18.0.2"], {"f5.lb": "round-robbin"})
+    for restarted in (False, True):
+        if restarted:
+            h = Harness(sim, source)  # a restart must not lose them either
+        source.workloads = [broken, workload("api", ["172.18.0.5"])]
+        result = h.run(resync=True)
+        assert result.result == "success"
+        assert result.desired is not None
+        assert [(p.workload, p.label) for p in result.desired.problems] == [("shop/www", "f5.lb")]
+        assert h.config_writes() == [], h.last_log
+        assert _names(_members(sim, "/docker/shop_www_default")) == ["shop-www-1:80"]
+        hosts = sim.get_object("ltm/data-group/internal", "/docker/hosts")
+        assert hosts is not None
+        assert {r["name"] for r in hosts["records"]} == {"www.example.com", "api.example.com"}
+    source.workloads = [workload("www", ["172.18.0.2"], {"f5.lb": "ratio-member"})]
+    source.workloads.append(workload("api", ["172.18.0.5"]))
+    fixed = h.run()
+    assert [str(c.key) for c in fixed.changes.items] == ["ltm/pool /docker/shop_www_default"]
+
+
+def test_a_label_problem_is_logged_once_per_change(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = FakeSource([workload("bad", ["172.18.0.7"], {"f5.prot": "80"})])
+    h = Harness(sim, source)
+    with caplog.at_level("INFO", logger="controller.run.loop"):
+        h.run()
+        h.run()
+        h.run(resync=True)
+    problems = [r for r in caplog.records if "f5.prot" in r.getMessage()]
+    assert len(problems) == 1
+    assert "shop/bad" in problems[0].getMessage()
+    source.workloads = [workload("bad", ["172.18.0.7"])]
+    with caplog.at_level("INFO", logger="controller.run.loop"):
+        h.run()
+    assert any("problem resolved" in r.getMessage() for r in caplog.records)
+
+
+def test_a_large_run_is_split_into_ordered_transactions(sim: Simulator) -> None:
+    source = FakeSource(
+        [workload(f"app{i}", [f"172.18.{i}.2", f"172.18.{i}.3"]) for i in range(10)]
+    )
+    h = Harness(sim, source, max_transaction_changes=7)
+    result = h.run()
+    assert result.result == "success", result.error
+    transactions = [r for r in h.last_log if r[0] == "POST" and r[1] == "/mgmt/tm/transaction"]
+    assert len(transactions) == -(-len(result.changes) // 7)
+    assert len(sim.list_objects("ltm/pool", "docker")) == 10
+    assert h.run(resync=True).changes.items == ()
