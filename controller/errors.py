@@ -4,6 +4,11 @@ ControllerError
 ├── ConfigError            bad settings: refuse to start, exit non-zero
 ├── LabelError             bad f5.* labels: skip that workload, report it, keep the others
 ├── DockerUnavailable      engine unreachable: retry with backoff, keep the BIG-IP as it is
+├── InputError             input from outside is malformed: report it, name where
+│   ├── ComposeFileError       a compose file cannot be read (validate / plan -f exit 2)
+│   ├── WorkloadJsonError      a workload in a peer's inventory is malformed
+│   └── PeerError              a peer did not answer or answered no inventory: its
+│                              workloads stay as last seen until they go stale
 └── BigipError             anything the BIG-IP answered or failed to answer
     ├── BigipRetryable     timeouts, 5xx, restjavad/mcpd restarting, expired token:
     │                      the run fails, the next run (after backoff) tries again
@@ -42,6 +47,22 @@ class LabelError(ControllerError):
 
 class DockerUnavailable(ControllerError):
     """The Docker engine did not answer."""
+
+
+class InputError(ControllerError, ValueError):
+    """Input from outside the process (a file, a peer's answer) is malformed."""
+
+
+class ComposeFileError(InputError):
+    """The file cannot be read as a compose file; the message names the file and why."""
+
+
+class WorkloadJsonError(InputError):
+    """A workload's JSON is malformed; the message starts with the path of the bad field."""
+
+
+class PeerError(InputError):
+    """A peer did not answer, or answered something that is not an inventory; names the peer."""
 
 
 class BigipError(ControllerError):

@@ -23,13 +23,11 @@ from typing import Any
 import yaml
 
 from controller.core.labels import label_errors
-from controller.workloads import HealthCheck, PublishedPort, Workload, f5_labels
+from controller.errors import ComposeFileError
+from controller.sources.docker_attrs import f5_labels
+from controller.workloads import HealthCheck, PublishedPort, Workload
 
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|([A-Za-z_]\w*))")
-
-
-class ComposeFileError(ValueError):
-    """The file cannot be read as a compose file; the message names the file and why."""
 
 
 def validate_files(paths: Iterable[str | Path], env: Mapping[str, str] | None = None) -> list[str]:

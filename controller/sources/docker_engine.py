@@ -33,17 +33,15 @@ import docker.errors
 import requests
 
 from controller.errors import DockerUnavailable
-from controller.workloads import (
+from controller.sources.docker_attrs import (
     SWARM_SERVICE_ID,
-    DockerEvent,
-    NodeInfo,
-    Workload,
     compose_workloads,
     has_f5_labels,
     is_terminating_signal,
     mark_stopping,
     swarm_workloads,
 )
+from controller.workloads import DockerEvent, NodeInfo, Workload
 
 __all__ = ["DockerEvent", "DockerSource", "merge_container", "parse_health", "to_event"]
 

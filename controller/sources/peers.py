@@ -33,31 +33,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from controller.errors import ControllerError
-from controller.run.loop import WorkloadSource
+from controller.errors import PeerError
+from controller.net import HostPort
 from controller.settings import listen_port, parse_peers
-from controller.workloads import Workload, WorkloadJsonError, workload_from_json, workload_to_json
+from controller.sources.inventory import (
+    Inventory,
+    compose_only,
+    inventory_from_json,
+    inventory_to_json,
+)
+from controller.workloads import Workload, WorkloadSource
 
 log = logging.getLogger("controller.sources.peers")
 
-INVENTORY_VERSION = 1
 DEFAULT_TIMEOUT = 2.0  # seconds per peer request
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # ~50 000 workloads; more is an error, not a reason to OOM
 
 Peer = tuple[str, int]  # (address, port)
-
-
-class PeerError(ControllerError):
-    """A peer did not answer, or answered something that is not an inventory; names the peer."""
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """One node's Compose workloads as its controller task reported them."""
-
-    node: str  # the node's hostname, for logs
-    token: str  # random per process: lets a task recognise its own answer in the DNS list
-    workloads: tuple[Workload, ...] = ()
 
 
 class PeerMetrics(Protocol):
@@ -69,48 +61,7 @@ class PeerMetrics(Protocol):
 
 
 def peer_name(peer: Peer) -> str:
-    host, port = peer
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def compose_only(workloads: Iterable[Workload]) -> tuple[Workload, ...]:
-    return tuple(w for w in workloads if w.source == "compose")
-
-
-def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
-    return {
-        "version": INVENTORY_VERSION,
-        "node": inventory.node,
-        "token": inventory.token,
-        "workloads": [workload_to_json(w) for w in compose_only(inventory.workloads)],
-    }
-
-
-def inventory_from_json(data: Any, peer: str) -> Inventory:
-    """The Inventory in a peer's answer; PeerError names the peer and the bad field."""
-    if not isinstance(data, Mapping):
-        raise PeerError(f"peer {peer}: inventory: expected an object, got {type(data).__name__}")
-    if data.get("version") != INVENTORY_VERSION:
-        raise PeerError(
-            f"peer {peer}: inventory.version: expected {INVENTORY_VERSION}, "
-            f"got {data.get('version')!r}"
-        )
-    for key in ("node", "token"):
-        if not isinstance(data.get(key), str):
-            raise PeerError(f"peer {peer}: inventory.{key}: expected a string")
-    items = data.get("workloads")
-    if not isinstance(items, list):
-        raise PeerError(f"peer {peer}: inventory.workloads: expected a list")
-    try:
-        workloads = tuple(
-            workload_from_json(item, f"inventory.workloads[{i}]") for i, item in enumerate(items)
-        )
-    except WorkloadJsonError as error:
-        raise PeerError(f"peer {peer}: {error}") from None
-    if any(w.source != "compose" for w in workloads):
-        # Swarm workloads come from the leader's own managers API, never from a peer.
-        raise PeerError(f"peer {peer}: inventory.workloads: only compose workloads are exchanged")
-    return Inventory(node=data["node"], token=data["token"], workloads=workloads)
+    return str(HostPort(*peer))
 
 
 def _instance_order(instance: Any) -> tuple[Any, ...]:

@@ -9,16 +9,9 @@ from typing import Any
 import docker.types
 import pytest
 
+from controller.sources.docker_attrs import compose_workloads, swarm_workloads
 from controller.sources.docker_engine import DockerSource
-from controller.workloads import (
-    HealthCheck,
-    NetworkAddress,
-    NodeInfo,
-    PublishedPort,
-    Workload,
-    compose_workloads,
-    swarm_workloads,
-)
+from controller.workloads import HealthCheck, NetworkAddress, NodeInfo, PublishedPort, Workload
 from tests.support.fixtures_docker import Compose, DockerLab, Swarm, wait_until
 
 pytestmark = pytest.mark.integration

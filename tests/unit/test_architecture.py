@@ -21,7 +21,6 @@ FORBIDDEN = {
     "http",
     "socket",
     "subprocess",
-    "threading",
 }
 
 

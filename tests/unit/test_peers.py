@@ -24,31 +24,21 @@ from prometheus_client import CollectorRegistry
 from controller.bigip.adapter import BigipClient
 from controller.cli import build_parser, resolve_options, settings_from
 from controller.core.irules import load_irules
-from controller.errors import ConfigError
+from controller.errors import ConfigError, PeerError, WorkloadJsonError
 from controller.observe.http import HttpServer, serve_http
 from controller.observe.metrics import Metrics
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings, parse_peers
 from controller.simulator.server import Simulator
-from controller.sources.peers import (
+from controller.sources.inventory import (
     Inventory,
-    Peer,
-    PeerError,
-    PeerSource,
     inventory_from_json,
     inventory_to_json,
-    merge_workloads,
-)
-from controller.workloads import (
-    HealthCheck,
-    Instance,
-    NetworkAddress,
-    PublishedPort,
-    Workload,
-    WorkloadJsonError,
     workload_from_json,
     workload_to_json,
 )
+from controller.sources.peers import Peer, PeerSource, merge_workloads
+from controller.workloads import HealthCheck, Instance, NetworkAddress, PublishedPort, Workload
 from tests.support.builders import FakeSource, instance
 
 # --------------------------------------------------------------------------- builders
@@ -468,7 +458,7 @@ def _wire() -> dict[str, Any]:
     [
         (lambda w: w.pop("labels"), "workload: missing labels"),
         (lambda w: w.update(extra=1), "workload: unknown field(s) extra"),
-        (lambda w: w.update(source="k8s"), "workload.source: expected swarm or compose"),
+        (lambda w: w.update(source="k8s"), "workload.source: expected one of swarm, compose"),
         (lambda w: w.update(name=3), "workload.name: expected a string, got 3"),
         (lambda w: w["labels"].append(["f5.x"]), "workload.labels[3]: expected a pair"),
         (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,9 @@ import pytest
 
 from controller.core.desired import build_desired
 from controller.core.model import Member, Pool
+from controller.errors import ComposeFileError
 from controller.settings import Settings
-from controller.sources.compose_files import ComposeFileError, validate_files, workloads_from_files
+from controller.sources.compose_files import validate_files, workloads_from_files
 from controller.workloads import PublishedPort
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,19 +197,3 @@ def test_cli_validate_exit_codes() -> None:
     )
     assert bad.returncode == 1
     assert "label f5.port: port must be from 1 to 65535, got 70000" in bad.stdout
-
-
-PURE = ["labels.py", "desired.py", "validate.py"]
-FORBIDDEN = {"docker", "bigrest", "requests", "prometheus_client", "urllib3", "http", "socket"}
-
-
-@pytest.mark.parametrize("name", PURE)
-def test_pure_core_imports_no_io_library(name: str) -> None:
-    tree = ast.parse((ROOT / "controller" / name).read_text())
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    assert roots & FORBIDDEN == set()

@@ -13,17 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from controller.sources.docker_attrs import compose_workloads, node_table, swarm_workloads
 from controller.sources.docker_engine import merge_container, parse_health, to_event
-from controller.workloads import (
-    HealthCheck,
-    Instance,
-    NetworkAddress,
-    NodeInfo,
-    PublishedPort,
-    compose_workloads,
-    node_table,
-    swarm_workloads,
-)
+from controller.workloads import HealthCheck, Instance, NetworkAddress, NodeInfo, PublishedPort
 
 NODE = NodeInfo(hostname="node1", address="192.0.2.10")
 NETWORKS = [
@@ -586,12 +578,8 @@ def test_to_event_normalises_health_status_and_drops_unwatched_actions() -> None
 
 
 def test_mark_stopping_drains_only_running_instances_told_to_terminate() -> None:
-    from controller.workloads import (
-        Instance,
-        Workload,
-        is_terminating_signal,
-        mark_stopping,
-    )
+    from controller.sources.docker_attrs import is_terminating_signal, mark_stopping
+    from controller.workloads import Instance, Workload
 
     running = Instance("shop-www-1", 1, "aaa", "node1", "192.0.2.1", "running")
     starting = Instance("shop-www-2", 2, "bbb", "node1", "192.0.2.1", "starting")
