@@ -60,7 +60,7 @@ class HostPort:
             raise ValueError(f"{text!r} has no host; expected HOST:PORT")
         if host:
             host = _checked_host(host, text, ip_only)
-        if not port_text.isdigit():
+        if not (port_text.isascii() and port_text.isdigit()):
             raise ValueError(f"port {port_text!r} in {text!r} is not a number")
         port = int(port_text)
         low, high = port_range
@@ -76,7 +76,7 @@ class HostPort:
             host, _, port = text.rpartition(".")
         else:
             host, _, port = text.rpartition(":")
-        if not port.isdigit() or not host:
+        if not (port.isascii() and port.isdigit()) or not host:
             raise ValueError(f"{text!r} is not a BIG-IP ADDR:PORT")
         return cls(host, int(port))
 

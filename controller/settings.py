@@ -1,16 +1,18 @@
 """Frozen settings. Units are in the field docstrings; defaults are the production defaults.
 
-Settings come from flags, environment variables and an optional YAML file (see cli.py); this
-module only holds and validates them, it reads nothing.
+Settings come from flags, environment variables and an optional YAML file (see config.py); this
+module only holds and validates them, it reads nothing. The field defaults below are the only
+place a default is written: config.py reads them from here for its flags and the README table.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.errors import ConfigError
+from controller.net import HostPort
 
 DEFAULT_PARTITION = "docker"
 
@@ -67,22 +69,20 @@ class Settings:
     allow_mass_delete: bool = False
     """Allow a run to delete more than mass_delete_threshold of the owned objects."""
     mass_delete_threshold: float = 0.5
+    """Fraction (0..1] of owned objects one run may delete without allow_mass_delete."""
     max_transaction_changes: int = 250
     """Changes per iControl REST transaction; a larger run is split into several, in order.
     BIG-IP times a transaction out after 120 s (submit) / 300 s (execution)."""
-    """Fraction (0..1] of owned objects one run may delete without allow_mass_delete."""
     default_members: str = "container"
     """container, node or host: default for f5.members."""
-    http_virtual: VirtualSettings = VirtualSettings(
-        destination="", profiles=("/Common/http", "/Common/tcp")
-    )
+    http_virtual: VirtualSettings = VirtualSettings(profiles=("/Common/http", "/Common/tcp"))
     """The shared HTTP virtual server carrying the HTTP router iRule."""
     https_virtual: VirtualSettings = VirtualSettings(
-        destination="", profiles=("/Common/http", "/Common/tcp", "/Common/clientssl")
+        profiles=("/Common/http", "/Common/tcp", "/Common/clientssl")
     )
     """The shared HTTPS virtual server (client-ssl profile from settings)."""
     dns_virtual: VirtualSettings = VirtualSettings(
-        destination="", profiles=("/Common/dns", "/Common/udp"), snat="none"
+        profiles=("/Common/dns", "/Common/udp"), snat="none"
     )
     """Optional DNS virtual server carrying the DNS resolver iRule."""
     dns_suffix: str = ""
@@ -99,7 +99,9 @@ class Settings:
     irules_dir: str = ""
     """Folder with the project's iRules; empty uses the ones shipped with the package."""
     listen: str = "0.0.0.0:9436"
-    """HOST:PORT of /metrics, /healthz, /readyz and /status."""
+    """HOST:PORT of /metrics, /healthz, /readyz and /status; an empty HOST means every IPv4
+    address, port 0 any free port. 9436: unassigned in the Prometheus default-port allocations
+    wiki at the time of writing."""
     docker_url: str = ""
     """Docker engine URL; empty uses DOCKER_HOST or the local socket."""
     node_address: str = ""
@@ -147,19 +149,21 @@ def validate(settings: Settings) -> None:
             parse_destination(virtual.destination, name)
     if settings.node_address:
         parse_address(settings.node_address, "node-address")
+    listen = parse_listen(settings.listen)
     if settings.peers:
-        parse_peers(settings.peers, listen_port(settings.listen))
+        parse_peers(settings.peers, listen.port)
     if settings.bigip.url and not settings.bigip.url.startswith("https://"):
         raise ConfigError(f"bigip-url: must start with https://, got {settings.bigip.url!r}")
 
 
-_HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+def parse_listen(text: str) -> HostPort:
+    """--listen: HOST:PORT, where an empty HOST means every IPv4 address, port 0 a free port."""
+    return _host_port("listen", text, allow_empty_host=True, port_range=(0, 65535))
 
 
 def listen_port(listen: str) -> int:
-    """The port of a HOST:PORT listen address (0 when it has none; --listen reports that)."""
-    port = listen.rpartition(":")[2]
-    return int(port) if port.isdigit() else 0
+    """The port of --listen; every task listens alike, so it is also the peers' default port."""
+    return parse_listen(listen).port
 
 
 def parse_peers(text: str, default_port: int) -> tuple[tuple[str, int], ...]:
@@ -167,37 +171,11 @@ def parse_peers(text: str, default_port: int) -> tuple[tuple[str, int], ...]:
 
     A host is a DNS name or an IP address; the port defaults to `default_port` (the one of
     --listen, since every task listens alike). ConfigError names the bad entry."""
-    peers = []
-    for entry in (e.strip() for e in text.split(",")):
-        if not entry:
-            raise ConfigError(f"peers: empty entry in {text!r}")
-        host, port_text = entry, ""
-        if entry.startswith("["):
-            host, sep, rest = entry[1:].partition("]")
-            if not sep or (rest and not rest.startswith(":")):
-                raise ConfigError(f"peers: {entry!r} is not [IPv6]:PORT")
-            port_text = rest[1:]
-            try:
-                ipaddress.IPv6Address(host)
-            except ValueError:
-                raise ConfigError(f"peers: {host!r} in {entry!r} is not an IPv6 address") from None
-        elif entry.count(":") == 1:
-            host, _, port_text = entry.partition(":")
-        elif ":" in entry:
-            raise ConfigError(
-                f"peers: write IPv6 addresses in brackets, e.g. [fd00::1]:9436, not {entry!r}"
-            )
-        if ":" not in host and not _HOSTNAME.fullmatch(host):
-            raise ConfigError(f"peers: {host!r} in {entry!r} is not a host name or address")
-        port = default_port
-        if port_text or entry.endswith(":"):
-            if not port_text.isdigit():
-                raise ConfigError(f"peers: port {port_text!r} in {entry!r} is not a number")
-            port = int(port_text)
-        if not 0 < port < 65536:
-            raise ConfigError(f"peers: port {port} of {entry!r} is out of range 1-65535")
-        peers.append((host, port))
-    return tuple(peers)
+    entries = [entry.strip() for entry in text.split(",")]
+    if "" in entries:
+        raise ConfigError(f"peers: empty entry in {text!r}")
+    peers = (_host_port("peers", entry, default_port=default_port) for entry in entries)
+    return tuple((peer.host, peer.port) for peer in peers)
 
 
 def parse_address(text: str, setting: str) -> str:
@@ -208,15 +186,15 @@ def parse_address(text: str, setting: str) -> str:
         raise ConfigError(f"{setting}: {text!r} is not an IP address") from None
 
 
-def parse_destination(text: str, setting: str) -> tuple[str, int]:
-    """'ADDR:PORT' (IPv6 as '[ADDR]:PORT') -> (ADDR, PORT); ConfigError names the setting."""
-    host, sep, port_text = text.rpartition(":")
-    host = host.strip("[]")
+def parse_destination(text: str, setting: str) -> HostPort:
+    """'ADDR:PORT' (IPv6 as '[ADDR]:PORT') of a virtual server; ConfigError names the setting."""
+    return _host_port(setting, text, ip_only=True)
+
+
+def _host_port(setting: str, text: str, **rules: Any) -> HostPort:
+    """HostPort.parse with `rules`; its ValueError (which quotes the text) becomes a ConfigError
+    naming the setting."""
     try:
-        ipaddress.ip_address(host)
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError(f"{setting}: {text!r} is not ADDR:PORT") from None
-    if not sep or not 0 < port < 65536:
-        raise ConfigError(f"{setting}: {text!r} is not ADDR:PORT")
-    return host, port
+        return HostPort.parse(text, **rules)
+    except ValueError as error:
+        raise ConfigError(f"{setting}: {error}") from None

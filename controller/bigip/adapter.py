@@ -38,7 +38,7 @@ from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
 from controller.core import model
-from controller.core.plan import Change
+from controller.core.plan import Change, summary
 from controller.errors import (
     BigipAuthError,
     BigipConflict,
@@ -410,15 +410,9 @@ class BigipClient:
         collection however many objects there are (model.COMMON_ONLY ones: of /Common)."""
         _check_partition(partition)
         result: dict[str, list[dict[str, Any]]] = {}
-        wanted = list(collections)
-        for collection in wanted:
-            if collection not in model.COLLECTIONS:
-                known = ", ".join(sorted(model.COLLECTIONS))
-                raise ValueError(f"read: unknown collection {collection!r} (known: {known})")
-        for collection in wanted:
-            # GTM servers exist only in /Common: the controller's virtual servers on them are
-            # told apart by owner marker, not partition.
-            where = "Common" if collection in model.COMMON_ONLY else partition
+        # Unknown collections fail before any request.
+        wanted = [(c, model.read_partition(c, partition)) for c in collections]
+        for collection, where in wanted:
             path = f"/mgmt/tm/{collection}?$filter=partition+eq+{where}&expandSubcollections=true"
             what = f"read {collection} in partition {where}"
             loaded = self._load(path, what)
@@ -461,7 +455,7 @@ class BigipClient:
         # it pops the header first, so a retry after a re-login would fail on a KeyError.
         self._device.session.headers.pop(TRANSACTION_HEADER, None)
         path = f"{TRANSACTION_PATH}/{trans_id}"
-        what = f"commit a transaction of {len(changes)} changes ({_summary(changes)})"
+        what = f"commit a transaction of {len(changes)} changes ({summary(changes)})"
         reply = self._call(
             "PATCH", path, what, lambda: self._device.modify(path, {"state": "VALIDATING"})
         )
@@ -490,19 +484,10 @@ class BigipClient:
             path, body = model.collection_url(obj), model.to_icontrol(obj)
             self._call("POST", path, what, lambda: self._device.create(path, body))
         elif change.action == "update":
-            path = model.item_url(obj)
-            body = {
-                k: v for k, v in model.to_icontrol(obj).items() if k not in ("name", "partition")
-            }
+            path, body = model.item_url(obj), model.update_body(obj)
             self._call("PATCH", path, what, lambda: self._device.modify(path, body))
         elif change.action == "delete":
             path = model.item_url(obj)
             self._call("DELETE", path, what, lambda: self._device.delete(path))
         else:
             raise ValueError(f"{what}: unknown action {change.action!r}")
-
-
-def _summary(changes: Sequence[Change], limit: int = 3) -> str:
-    shown = "; ".join(c.describe() for c in changes[:limit])
-    more = len(changes) - limit
-    return f"{shown}; and {more} more" if more > 0 else shown

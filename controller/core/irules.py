@@ -1,33 +1,32 @@
-"""The project's iRules: read the Tcl templates, fill in the settings, hand the texts to desired.
+"""The project's iRules as text: fill the Tcl templates' placeholders in from the settings.
 
-The templates live in the top-level `irules/` folder; the package ships them as
-`controller/irules/*.tcl` (a symlink in the source tree, real files once installed).
-`settings.irules_dir` replaces them with an operator's own copies, which must keep the same
-placeholders. A placeholder is an upper-case word between at-signs (`@HOSTS_DG@`) standing
-where a Tcl word goes; it is replaced by a Tcl word that reads back as exactly the setting's
-value, whatever characters the value holds.
+run/irules.py reads the templates; this module only renders them. A placeholder is an
+upper-case word between at-signs (`@HOSTS_DG@`) standing where a Tcl word goes; it is
+replaced by a Tcl word that reads back as exactly the setting's value, whatever characters
+the value holds.
 
-Pure: reads files, imports no I/O library.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 from controller.core.model import full_path
 from controller.errors import ConfigError
 from controller.settings import Settings
 
-IRULE_NAMES: tuple[str, ...] = ("http_router", "dns_resolver")
+HTTP_ROUTER = "http_router"
+DNS_RESOLVER = "dns_resolver"
+IRULE_NAMES: tuple[str, ...] = (HTTP_ROUTER, DNS_RESOLVER)
 """Keys of load_irules' result; also the iRule object names and the file stems."""
 
 HOSTS_DATA_GROUP = "hosts"
-"""Host name (or host + path prefix) -> pool full path. Built by desired.py."""
+"""Host name (or host + path prefix) -> pool full path. Built by core/desired."""
 
 ENDPOINTS_DATA_GROUP = "endpoints"
-"""Container host -> "ADDR PORT"; container / workload name -> address(es). Built by desired.py."""
+"""Container host -> "ADDR PORT"; container / workload name -> address(es) (core/desired)."""
 
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 
@@ -37,36 +36,6 @@ _DNS_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 _POOL_PATH = re.compile(r"^/[^/\s]+(/[^/\s]+)+$")
 # Characters that need no quoting anywhere in a Tcl word (nor start a comment or substitution).
 _PLAIN = re.compile(r"[A-Za-z0-9_./:,=+-]+")  # used with fullmatch: "$" would let "0\n" through
-
-
-def load_irules(settings: Settings) -> dict[str, str]:
-    """{"http_router": text, "dns_resolver": text}, placeholders filled in from settings.
-
-    Each text is stripped and ends in one newline (the form iControl REST hands back, so an
-    unchanged iRule compares equal and costs no write). ConfigError names the file on a
-    missing or unreadable file and on a placeholder this version does not know.
-    """
-    folder = Path(settings.irules_dir) if settings.irules_dir else packaged_dir()
-    values = placeholder_values(settings)
-    texts = {}
-    for name in IRULE_NAMES:
-        path = folder / f"{name}.tcl"
-        try:
-            template = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            where = "irules-dir" if settings.irules_dir else "packaged iRules"
-            raise ConfigError(f"{where}: cannot read iRule {path}: {exc}") from None
-        texts[name] = render(template, values, str(path))
-    return texts
-
-
-def packaged_dir() -> Path:
-    """The iRules shipped with the package; in a source checkout, the top-level folder."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "irules", here.parent / "irules"):
-        if (candidate / f"{IRULE_NAMES[0]}.tcl").is_file():
-            return candidate
-    return here / "irules"  # load_irules then names the missing file
 
 
 def placeholder_values(settings: Settings) -> dict[str, str]:

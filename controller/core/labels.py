@@ -33,77 +33,53 @@ served by the shared virtual server; `sslprofile` only on https routes with thei
 persistence only on http/https; `dns=true` needs a hostname.
 
 Pure: no I/O. `label_errors` returns every problem; `parse_labels` raises the first one.
+Each key's value is parsed in label_values.py; this module owns the keys, routes and rules.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from controller.core.label_values import (
+    LB_MODES,
+    MEMBER_MODES,
+    PERSIST_MODES,
+    PROTOCOLS,
+    VALUE_PARSERS,
+    parse_bool,
+)
 from controller.errors import LabelError
+
+__all__ = [
+    "ENABLE",
+    "LB_MODES",
+    "MEMBER_MODES",
+    "PERSIST_MODES",
+    "PREFIX",
+    "PROTOCOLS",
+    "ROUTE_KEYS",
+    "RouteSpec",
+    "decode",
+    "is_enabled",
+    "label_errors",
+    "label_key",
+    "parse_labels",
+    "route_labels",
+    "suggest",
+]
 
 PREFIX = "f5."
 ENABLE = "enable"
 
-PROTOCOLS = ("http", "https", "tcp", "udp")
-MEMBER_MODES = ("container", "node", "host")
-PERSIST_MODES = ("none", "cookie", "source-addr")
-# Every value `ltm pool load-balancing-mode` accepts (tmsh / iControl REST loadBalancingMode).
-LB_MODES = (
-    "dynamic-ratio-member",
-    "dynamic-ratio-node",
-    "fastest-app-response",
-    "fastest-node",
-    "least-connections-member",
-    "least-connections-node",
-    "least-sessions",
-    "observed-member",
-    "observed-node",
-    "predictive-member",
-    "predictive-node",
-    "ratio-least-connections-member",
-    "ratio-least-connections-node",
-    "ratio-member",
-    "ratio-node",
-    "ratio-session",
-    "round-robin",
-    "weighted-least-connections-member",
-    "weighted-least-connections-node",
-)
+ROUTE_KEYS: tuple[str, ...] = tuple(VALUE_PARSERS)
+"""Keys a route may carry, flat (default route) or as f5.ROUTE.KEY: one per value parser, in
+the order the README lists them."""
 
-ROUTE_KEYS = (
-    "hostname",
-    "port",
-    "protocol",
-    "virtual",
-    "lb",
-    "monitor",
-    "persist",
-    "snat",
-    "sslprofile",
-    "members",
-    "network",
-    "ratio",
-    "drain",
-    "dns",
-    "path",
-)
-"""Keys a route may carry, flat (default route) or as f5.ROUTE.KEY."""
-
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ROUTE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_BIGIP_PATH = re.compile(r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.:-]+)+$")
-_NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-# A URL path prefix: segments of RFC 3986 pchar characters; no query, fragment or blanks.
-_PATH = re.compile(r"^(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$")
-_MONITOR_PATH = re.compile(r"^/[\x21-\x7e]*$")
 
 
 @dataclass(frozen=True)
@@ -140,7 +116,7 @@ def label_key(route: str, key: str) -> str:
 
 
 def is_enabled(labels: Mapping[str, str]) -> bool:
-    return str(labels.get(PREFIX + ENABLE, "")).strip().lower() in _TRUE
+    return parse_bool(str(labels.get(PREFIX + ENABLE, ""))) is True
 
 
 def parse_labels(workload: str, labels: Mapping[str, str]) -> tuple[RouteSpec, ...]:
@@ -171,7 +147,7 @@ def decode(
 
     f5 = {k: str(v) for k, v in labels.items() if k.startswith(PREFIX)}
     enable_text = f5.get(PREFIX + ENABLE)
-    if enable_text is not None and _bool(enable_text) is None:
+    if enable_text is not None and parse_bool(enable_text) is None:
         fail(PREFIX + ENABLE, f"must be true or false, got {enable_text!r}")
 
     by_route: dict[str, dict[str, str]] = {}
@@ -184,7 +160,7 @@ def decode(
         else:
             by_route.setdefault(split[0], {})[split[1]] = f5[key]
 
-    if enable_text is None or _bool(enable_text) is not True:
+    if enable_text is None or parse_bool(enable_text) is not True:
         # Not opted in: the route keys are ignored, but a misspelt key (f5.enabled=true is the
         # classic) is still reported, or the operator would wait forever for a route.
         return (), _sorted(errors)
@@ -289,7 +265,7 @@ def _route(name: str, keys: Mapping[str, str], fail: Fail) -> RouteSpec | None:
             failed(label, "empty value")
             continue
         try:
-            values[key] = _PARSERS[key](text)
+            values[key] = VALUE_PARSERS[key](text)
         except ValueError as exc:
             failed(label, str(exc))
     if before[0]:
@@ -360,181 +336,3 @@ def _check_duplicate_hosts(routes: list[RouteSpec], fail: Fail) -> None:
             other = seen.setdefault((host, route.path), route.label("hostname"))
             if other != route.label("hostname"):
                 fail(route.label("hostname"), f"{host}{route.path} is already routed by {other}")
-
-
-# --------------------------------------------------------------------------- values
-
-
-def _hostnames(text: str) -> tuple[str, ...]:
-    out: list[str] = []
-    for part in text.split(","):
-        host = part.strip().lower().rstrip(".")
-        reason = _fqdn_problem(host)
-        if reason:
-            raise ValueError(f"{part.strip()!r} is not a valid host name: {reason}")
-        if host in out:
-            raise ValueError(f"{host} is listed twice")
-        out.append(host)
-    return tuple(out)
-
-
-def _fqdn_problem(host: str) -> str:
-    if not host:
-        return "empty name (stray comma?)"
-    if len(host) > 253:
-        return "longer than 253 characters"
-    labels = host.split(".")
-    if len(labels) < 2:
-        return "not fully qualified (expected name.domain)"
-    for label in labels:
-        if not _DNS_LABEL.match(label):
-            return (
-                f"label {label!r} must be 1-63 letters, digits or '-', "
-                "not starting or ending with '-'"
-            )
-    if labels[-1].isdigit():
-        return "an IP address is not a host name"
-    return ""
-
-
-def _int_in(low: int, high: int, what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        if not re.fullmatch(r"[0-9]+", text):
-            raise ValueError(f"{what} must be a whole number from {low} to {high}, got {text!r}")
-        value = int(text)
-        if not low <= value <= high:
-            raise ValueError(f"{what} must be from {low} to {high}, got {value}")
-        return value
-
-    return parse
-
-
-def _choice(options: tuple[str, ...], what: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        value = text.lower()
-        if value in options:
-            return value
-        close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ValueError(f"{what} must be one of {', '.join(options)}; got {text!r}{hint}")
-
-    return parse
-
-
-def _virtual(text: str) -> str:
-    host, sep, port_text = text.rpartition(":")
-    bracketed = host.startswith("[") and host.endswith("]")
-    address_text = host[1:-1] if bracketed else host
-    expected = "expected ADDR:PORT, e.g. 192.0.2.10:443 or [2001:db8::10]:443"
-    if not sep or not host:
-        raise ValueError(f"{text!r}: {expected}")
-    try:
-        address = ipaddress.ip_address(address_text)
-    except ValueError:
-        raise ValueError(f"{text!r}: {address_text!r} is not an IP address; {expected}") from None
-    if address.version == 6 and not bracketed:
-        raise ValueError(f"{text!r}: write an IPv6 address in brackets, [{address_text}]:PORT")
-    if address.is_unspecified or address.is_multicast:
-        raise ValueError(f"{text!r}: {address} cannot be a virtual server address")
-    port = _int_in(1, 65535, "the port")(port_text)
-    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
-
-
-def _monitor(text: str) -> str:
-    if text.startswith("/"):
-        if not _BIGIP_PATH.match(text):
-            raise ValueError(f"{text!r} is not a monitor full path such as /Common/my_monitor")
-        return text
-    kind, sep, path = text.partition(":")
-    kind = kind.lower()
-    if kind in ("tcp", "udp", "none") and not sep:
-        return kind
-    if kind in ("http", "https"):
-        if not sep:
-            return kind
-        if not path.startswith("/") or not _MONITOR_PATH.match(path):
-            raise ValueError(
-                f"{text!r}: the path after '{kind}:' must start with / and contain no blanks, "
-                f"e.g. {kind}:/health"
-            )
-        return f"{kind}:{path}"
-    raise ValueError(
-        f"{text!r} is not a monitor: use http, http:/PATH, https, https:/PATH, tcp, udp, none "
-        "or the full path of an existing monitor (/Common/name)"
-    )
-
-
-def _bigip_path(what: str, example: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if not _BIGIP_PATH.match(text):
-            raise ValueError(f"{text!r} is not the full path of a {what}, e.g. {example}")
-        return text
-
-    return parse
-
-
-def _snat(text: str) -> str:
-    if text.lower() in ("automap", "none"):
-        return text.lower()
-    if _BIGIP_PATH.match(text):
-        return text
-    raise ValueError(f"must be automap, none or a SNAT pool full path (/Common/snatpool); {text!r}")
-
-
-def _network(text: str) -> str:
-    if not _NETWORK.match(text):
-        raise ValueError(f"{text!r} is not a Docker network name")
-    return text
-
-
-def _drain(text: str) -> float:
-    number = text[:-1] if text.endswith("s") else text
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"must be a number of seconds (e.g. 30 or 2.5), got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"must be a number of seconds >= 0, got {text!r}")
-    return value
-
-
-def _bool(text: str) -> bool | None:
-    value = text.strip().lower()
-    return True if value in _TRUE else False if value in _FALSE else None
-
-
-def _dns(text: str) -> bool:
-    value = _bool(text)
-    if value is None:
-        raise ValueError(f"must be true or false, got {text!r}")
-    return value
-
-
-def _path(text: str) -> str:
-    path = text.rstrip("/")
-    if not path:
-        raise ValueError("'/' is the whole host: omit the path label instead")
-    if not _PATH.match(path) or "//" in path:
-        raise ValueError(
-            f"{text!r} is not a path prefix: start with /, no blanks, query (?) or fragment (#)"
-        )
-    return path
-
-
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "hostname": _hostnames,
-    "port": _int_in(1, 65535, "port"),
-    "protocol": _choice(PROTOCOLS, "protocol"),
-    "virtual": _virtual,
-    "lb": _choice(LB_MODES, "lb"),
-    "monitor": _monitor,
-    "persist": _choice(PERSIST_MODES, "persist"),
-    "snat": _snat,
-    "sslprofile": _bigip_path("client-ssl profile", "/Common/clientssl"),
-    "members": _choice(MEMBER_MODES, "members"),
-    "network": _network,
-    "ratio": _int_in(1, 65535, "ratio"),
-    "drain": _drain,
-    "dns": _dns,
-    "path": _path,
-}

@@ -5,8 +5,9 @@ Rules, in the order they apply:
   deleted; a desired object whose key is taken by an unowned one is reported as a conflict.
 - Attributes the device cannot change in place (a member's address, a monitor's type, a
   route's network) are replaced: delete, then create, inside the same transaction.
-- Creates run in dependency order (model.KIND_ORDER), deletes in reverse, so nothing is created
-  before what it references or deleted while something still references it.
+- Creates run in dependency order (the order of the kind table, model.KINDS), deletes in
+  reverse, so nothing is created before what it references or deleted while something still
+  references it.
 - Members of a pool that is deleted go with the pool; nodes that pool members auto-created are
   deleted once no remaining member uses them.
 - Mass-delete guard: when the policy says so (the first run after start-up), a run that would
@@ -17,23 +18,27 @@ Rules, in the order they apply:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from controller.core.model import (
-    KIND_ORDER,
+    KINDS,
     OWNER_PREFIX,
     BigipObject,
-    GtmPoolMember,
     Member,
-    Monitor,
     Node,
     ObjectKey,
-    Route,
     is_owned,
     key_of,
+    must_replace,
     owner_of,
+    pool_of,
+    spec_of,
 )
+from controller.workloads import ChangeAction
+
+# Kinds whose members the device deletes with them.
+_POOL_KINDS = frozenset(spec.member_of for spec in KINDS.values() if spec.member_of)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class Change:
     """One write. `obj` is the desired object for create/update, the current one for delete;
     `before` is the current object an update replaces."""
 
-    action: str  # "create", "update" or "delete"
+    action: ChangeAction
     obj: BigipObject
     before: BigipObject | None = None
 
@@ -92,20 +97,6 @@ class _Draft:
     conflicts: list[str] = field(default_factory=list)
 
 
-def _kind_rank(kind: str) -> int:
-    return KIND_ORDER.index(kind)
-
-
-def _must_replace(before: BigipObject, after: BigipObject) -> bool:
-    if isinstance(before, Member) and isinstance(after, Member):
-        return before.address != after.address
-    if isinstance(before, Monitor) and isinstance(after, Monitor):
-        return before.type != after.type
-    if isinstance(before, Route) and isinstance(after, Route):
-        return before.network != after.network
-    return False
-
-
 def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy: Policy) -> Changes:
     wanted = {key_of(o): o for o in desired}
     present = {key_of(o): o for o in current}
@@ -123,7 +114,7 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
                 f"{key}: exists on the BIG-IP without this controller's owner "
                 "marker; left untouched"
             )
-        elif _must_replace(before, obj):
+        elif must_replace(before, obj):
             draft.replace_deletes.append(Change("delete", before))
             draft.creates.append(Change("create", obj))
         elif before != obj:
@@ -131,16 +122,12 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
 
     deleted_pools = set()
     for key, obj in present.items():
-        if key not in wanted and not isinstance(obj, Node) and owned(obj):
+        if key not in wanted and spec_of(obj).surplus_deleted and owned(obj):
             draft.deletes.append(Change("delete", obj))
-            if obj.kind in ("ltm/pool", "gtm/pool/a"):
+            if obj.kind in _POOL_KINDS:
                 deleted_pools.add(key.path)
     # Members go away with their pool on the device: deleting them one by one is wasted writes.
-    draft.deletes = [
-        c
-        for c in draft.deletes
-        if not (isinstance(c.obj, (Member, GtmPoolMember)) and c.obj.pool in deleted_pools)
-    ]
+    draft.deletes = [c for c in draft.deletes if pool_of(c.obj) not in deleted_pools]
     readdressed_nodes, orphaned_nodes = _node_deletes(
         wanted.values(), present.values(), draft, deleted_pools
     )
@@ -173,10 +160,8 @@ def _too_many_deletes(draft: _Draft, current: Iterable[BigipObject], policy: Pol
 
 
 def _ordered(changes: list[Change], reverse: bool = False) -> list[Change]:
-    ranked = sorted(changes, key=lambda c: (_kind_rank(c.obj.kind), c.key.path))
-    if reverse:
-        ranked = sorted(changes, key=lambda c: (-_kind_rank(c.obj.kind), c.key.path))
-    return ranked
+    sign = -1 if reverse else 1
+    return sorted(changes, key=lambda c: (sign * spec_of(c.obj).rank, c.key.path))
 
 
 def _node_deletes(
@@ -221,7 +206,14 @@ def _node_deletes(
     return readdressed, orphaned
 
 
-_SIGN = {"create": "+", "update": "~", "delete": "-"}
+_SIGN: dict[ChangeAction, str] = {"create": "+", "update": "~", "delete": "-"}
+
+
+def summary(changes: Sequence[Change], limit: int = 3) -> str:
+    """The first few changes on one line, for error messages about a whole batch."""
+    shown = "; ".join(c.describe() for c in changes[:limit])
+    more = len(changes) - limit
+    return f"{shown}; and {more} more" if more > 0 else shown
 
 
 def render(changes: Changes) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import ipaddress
 import json
 import logging
 import socket
@@ -25,6 +24,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from controller import settings
 from controller.errors import ConfigError
 from controller.observe.logs import REDACTED, SECRET_KEY
 
@@ -46,25 +46,8 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
     ConfigError names the setting, so a typo in --listen fails at start-up with a clear message.
     """
-    host, sep, port_text = listen.rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise ConfigError(f"listen: {listen!r} is not HOST:PORT (for example 0.0.0.0:9436)")
-    port = int(port_text)
-    if port > 65535:
-        raise ConfigError(f"listen: port {port} in {listen!r} is out of range 0-65535")
-    if host.startswith("["):
-        if not host.endswith("]"):
-            raise ConfigError(f"listen: {listen!r} has an unclosed '[' around the IPv6 address")
-        host = host[1:-1]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ConfigError(f"listen: {host!r} in {listen!r} is not an IPv6 address") from None
-    elif ":" in host:
-        raise ConfigError(
-            f"listen: write IPv6 addresses in brackets, e.g. [::]:9436, not {listen!r}"
-        )
-    return host or "0.0.0.0", port
+    address = settings.parse_listen(listen)
+    return address.host or "0.0.0.0", address.port
 
 
 def redact(value: Any) -> Any:

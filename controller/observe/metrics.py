@@ -35,20 +35,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from controller.core.model import KIND_ORDER
+from controller.workloads import CHANGE_ACTIONS, RUN_OUTCOMES, WORKLOAD_STATES, RunOutcome
 
 PREFIX = "bigip_ctlr_"
 
-RUN_RESULTS = ("success", "error", "skipped")
-WORKLOAD_STATES = ("synced", "invalid", "no_members")
-"""States always exported (0 when none), so dashboards show a flat line rather than no data.
-Other states the reconciler reports are exported as they appear."""
+# Run results, workload states and change actions come from the vocabulary in workloads.py
+# and are always exported (0 when none), so dashboards show a flat line rather than no data.
 PEER_STATES = ("fresh", "stale")
-CHANGE_ACTIONS = ("create", "update", "delete")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 # A sync of a few objects takes tens of milliseconds; a cold resync of 1000 workloads a few
@@ -108,7 +105,14 @@ class Metrics:
     that would otherwise produce misleading graphs.
     """
 
-    def __init__(self, registry: CollectorRegistry, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        clock: Callable[[], float] = time.time,
+        kinds: Iterable[str] = (),
+    ) -> None:
+        """`kinds`: the BIG-IP object kinds whose series exist from the start (the pipeline
+        adds the model's kinds with `preinitialise_kinds`; observe knows no model)."""
         self._clock = clock
         r = registry
         p = PREFIX
@@ -215,38 +219,44 @@ class Metrics:
         )
         self.start_time.set(self._clock())
         self._states: set[str] = set(WORKLOAD_STATES)
-        self._kinds: set[str] = set(KIND_ORDER)
+        self._kinds: set[str] = set()
         self._preinitialise()
+        self.preinitialise_kinds(kinds)
 
     def _preinitialise(self) -> None:
         # Series that exist from the first scrape make rate() and alert expressions return
         # 0 instead of "no data", which both the dashboard and absent-based alerts rely on.
-        for result in RUN_RESULTS:
+        for result in RUN_OUTCOMES:
             self.runs.labels(result)
             self.run_duration.labels(result)
         for state in WORKLOAD_STATES:
             self.workloads.labels(state).set(0)
-        for state in PEER_STATES:
-            self.peers.labels(state).set(0)
-        for kind in KIND_ORDER:
+        for peer_state in PEER_STATES:
+            self.peers.labels(peer_state).set(0)
+
+    def preinitialise_kinds(self, kinds: Iterable[str]) -> None:
+        for kind in kinds:
+            if kind in self._kinds:
+                continue
+            self._kinds.add(kind)
             self.owned_objects.labels(kind).set(0)
             # A counter series born at 1 hides that first repair from increase()/rate(): the
             # dashboard's drift panel would show 0 for the first drift of each kind. The same
             # holds for the changes panel.
             self.drift_repairs.labels(kind)
-            for action in ("create", "update", "delete"):
+            for action in CHANGE_ACTIONS:
                 self.changes.labels(kind, action)
 
     def run_finished(
-        self, result: str, seconds: float, changes: Mapping[tuple[str, str], int]
+        self, result: RunOutcome, seconds: float, changes: Mapping[tuple[str, str], int]
     ) -> None:
         """Record one reconcile run. `changes` is {(kind, action): n} of applied writes.
 
         A skipped run (nothing to do, or not the leader) neither resets nor extends the failure
         streak: it proves nothing about whether the BIG-IP accepts writes.
         """
-        if result not in RUN_RESULTS:
-            raise ValueError(f"run_finished: result must be one of {RUN_RESULTS}, got {result!r}")
+        if result not in RUN_OUTCOMES:
+            raise ValueError(f"run_finished: result must be one of {RUN_OUTCOMES}, got {result!r}")
         duration = _check_seconds("run_finished", seconds)
         counted = {key: _check_count("run_finished", key, n) for key, n in changes.items()}
         self.runs.labels(result).inc()

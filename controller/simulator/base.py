@@ -1,4 +1,5 @@
-"""Shared pieces of the simulator's object kinds: error bodies, the Kind record, helpers.
+"""Shared pieces of the simulator: error bodies, the Kind record, references, name and address
+helpers, and the constants every layer uses (version, host, collection groups).
 
 Each `Kind` describes one collection as a BIG-IP shows it. Defaults and key sets mirror the
 captures in ../shared/reference/bigip (TMOS 12.x-17.x); where no capture shows a behaviour the
@@ -16,6 +17,8 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+Json = dict[str, Any]
 
 VERSION = "17.1.2"
 HOST = "https://localhost"
@@ -166,6 +169,12 @@ def item_link(collection: str, path: str, query: str = "") -> str:
 
 def rest_id(path: str) -> str:
     return path.replace("%", "%25").replace("/", "~")
+
+
+def camel_reference(segment: str) -> str:
+    """'virtual-servers' -> 'virtualServersReference': a subcollection's key in its parent."""
+    head, *rest = segment.split("-")
+    return head + "".join(p.capitalize() for p in rest) + "Reference"
 
 
 def split_full(path: str) -> tuple[str, str, str]:

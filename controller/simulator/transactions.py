@@ -1,4 +1,5 @@
-"""iControl REST transactions of the simulator (ICONTROL-NOTES §2.4)."""
+"""iControl REST transactions of the simulator (ICONTROL-NOTES §2.4): the
+/mgmt/tm/transaction endpoints, queued commands and the atomic commit on a copy of the store."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import itertools
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from controller.simulator.base import HOST, VERSION, SimError, bad_request
-from controller.simulator.store import Json, Store
+from controller.simulator.base import HOST, VERSION, Json, SimError, bad_request
+from controller.simulator.store import Store
+
+# A request carrying this header is queued in that transaction instead of being applied.
+COORDINATION_HEADER = "X-F5-REST-Coordination-Id"
 
 
 class Transactions:
@@ -116,3 +121,77 @@ class Transactions:
         tx["state"] = "COMPLETED"
         tx["executionTime"] = int(self.clock() - started)
         return self._record(tx)
+
+    # ------------------------------------------------------------------ endpoints
+
+    def route(self, method: str, path: str, body: Any, store: Store) -> tuple[int, Any]:
+        """A request below /mgmt/tm/transaction -> (status, body). Raises SimError."""
+        segments = path.rstrip("/").split("/")[4:]  # after /mgmt/tm/transaction
+        if not segments:
+            if method == "POST":
+                return 200, self.create()
+            if method == "GET":
+                return 200, self._collection()
+        elif len(segments) == 1:
+            answer = self._item(method, segments[0], body, store)
+            if answer is not None:
+                return answer
+        elif segments[1] == "commands":
+            answer = self._commands_request(method, segments, body)
+            if answer is not None:
+                return answer
+        raise SimError(400, f"{method} is not supported on {path}", api_error=1)
+
+    def _collection(self) -> Json:
+        items = [self._record(t) for t in self.live.values()]
+        out: Json = {
+            "kind": "tm:transactioncollectionstate",
+            "selfLink": f"{HOST}/mgmt/tm/transaction?ver=17.1.2",
+        }
+        if items:
+            out["items"] = items
+        return out
+
+    def _item(self, method: str, tid: str, body: Any, store: Store) -> tuple[int, Any] | None:
+        """GET, PATCH (commit) or DELETE one transaction; None for other methods."""
+        if method == "GET":
+            return 200, self._record(self.get(tid))
+        if method == "PATCH":
+            return 200, self.commit(
+                tid, body if isinstance(body, dict) else {}, store, apply_command
+            )
+        if method == "DELETE":
+            self.get(tid)
+            del self.live[int(tid)]
+            return 200, None
+        return None
+
+    def _commands_request(
+        self, method: str, segments: list[str], body: Any
+    ) -> tuple[int, Any] | None:
+        """.../commands and .../commands/<id>; None when the request is not supported."""
+        tid = segments[0]
+        if len(segments) == 2 and method == "GET":
+            return 200, self.commands(tid)
+        if len(segments) == 3:
+            command = self.command(tid, segments[2])
+            if method == "GET":
+                return 200, command
+            if method == "DELETE":
+                self.get(tid)["_commands"].remove(command)
+                return 200, None
+            if (
+                method == "PATCH"
+                and isinstance(body, dict)
+                and isinstance(body.get("evalOrder"), int)
+            ):
+                command["evalOrder"] = body["evalOrder"]
+                return 200, command
+        return None
+
+
+def apply_command(store: Store, command: Json) -> None:
+    """Replay one queued command on `store` (the trial copy during a commit)."""
+    parts = urlsplit(command["uri"])
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    store.handle(command["method"], parts.path, query, parts.query, command.get("body"))

@@ -16,44 +16,51 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from controller.core.labels import label_errors
 from controller.errors import ComposeFileError
 from controller.sources.docker_attrs import f5_labels
-from controller.workloads import HealthCheck, PublishedPort, Workload
+from controller.workloads import DockerEvent, HealthCheck, PublishedPort, Workload
 
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|([A-Za-z_]\w*))")
 
 
-def validate_files(paths: Iterable[str | Path], env: Mapping[str, str] | None = None) -> list[str]:
-    """Lint the f5.* labels of every service of every file."""
+@dataclass(frozen=True)
+class LabelSet:
+    """The f5.* labels of one service of one file, as `validate` checks them."""
+
+    file: str
+    service: str
+    where: str  # "labels" (container) or "deploy.labels" (Swarm service)
+    labels: dict[str, str]
+    unresolved: tuple[tuple[str, str], ...]  # (label, why its value is not known offline)
+
+
+def label_sets(
+    paths: Iterable[str | Path], env: Mapping[str, str] | None = None
+) -> tuple[list[LabelSet], list[str]]:
+    """Every service's label sets in every file, and the files that cannot be read (as lines
+    naming the file and why)."""
     environ = os.environ if env is None else env
-    lines: list[str] = []
+    sets: list[LabelSet] = []
+    unreadable: list[str] = []
     for path in paths:
         try:
             services = _services(Path(path))
         except ComposeFileError as exc:
-            lines.append(str(exc))
+            unreadable.append(str(exc))
             continue
         for service, spec in services:
             for where, raw in _label_sets(spec):
                 labels, problems = _interpolated(raw, environ)
-                for key, reason in problems:
-                    lines.append(f"{path}: service {service} ({where}): label {key}: {reason}")
-                unresolved = {key for key, _ in problems}
-                for error in label_errors(service, labels):
-                    if error.label in unresolved:
-                        continue  # already reported: its value is not known offline
-                    label = error.label or "-"
-                    lines.append(
-                        f"{path}: service {service} ({where}): label {label}: {error.reason}"
-                    )
-    return lines
+                sets.append(LabelSet(str(path), service, where, labels, tuple(problems)))
+    return sets, unreadable
 
 
 def workloads_from_files(
@@ -242,3 +249,20 @@ def _healthcheck(value: Any) -> HealthCheck | None:
     if isinstance(test, list) and test and test[0] != "NONE":
         return HealthCheck(test=tuple(str(t) for t in test))
     return None
+
+
+class FileSource:
+    """The workloads of compose files as a WorkloadSource (for `plan -f`): read once, up front,
+    so an unreadable file is reported before anything else happens."""
+
+    def __init__(self, paths: Iterable[str | Path], env: Mapping[str, str] | None = None) -> None:
+        self.workloads = workloads_from_files(paths, env)
+
+    def list_workloads(self) -> list[Workload]:
+        return list(self.workloads)
+
+    def is_swarm_leader(self) -> bool:
+        return True  # files have no leader: plan as the writer would
+
+    def events(self, stop: threading.Event) -> Iterator[DockerEvent]:
+        return iter(())

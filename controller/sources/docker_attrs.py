@@ -20,6 +20,7 @@ from typing import Any
 from controller.net import host_of
 from controller.workloads import (
     HEALTH_STATES,
+    DockerEvent,
     Health,
     HealthCheck,
     Instance,
@@ -29,6 +30,21 @@ from controller.workloads import (
     PublishedPort,
     Workload,
 )
+
+# The one table of engine events that can change a workload's members or labels: the event
+# stream asks the engine for exactly these, and the loop runs for exactly these. Container
+# create/remove are covered by start/die and destroy; a container "update" (resource limits)
+# changes nothing we read; a node update or removal changes node addresses and task placement.
+RELEVANT_EVENTS: Mapping[str, frozenset[str]] = {
+    "container": frozenset({"start", "die", "kill", "stop", "destroy", "health_status"}),
+    "service": frozenset({"create", "update", "remove"}),
+    "node": frozenset({"update", "remove"}),
+}
+
+
+def is_relevant(event: DockerEvent) -> bool:
+    return event.action in RELEVANT_EVENTS.get(event.type, frozenset())
+
 
 F5_PREFIX = "f5."
 COMPOSE_PROJECT = "com.docker.compose.project"

@@ -34,6 +34,7 @@ import requests
 
 from controller.errors import DockerUnavailable
 from controller.sources.docker_attrs import (
+    RELEVANT_EVENTS,
     SWARM_SERVICE_ID,
     compose_workloads,
     has_f5_labels,
@@ -51,25 +52,8 @@ T = TypeVar("T")
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 
-# What can change a workload's members. Container create/remove are covered by start/die and
-# destroy; "update" of a container (resource limits) changes nothing we read.
-EVENT_TYPES = ("container", "service", "node")
-EVENT_ACTIONS = (
-    "start",
-    "die",
-    "kill",
-    "stop",
-    "destroy",
-    "health_status",
-    "create",
-    "update",
-    "remove",
-)
-_WANTED = {
-    "container": {"start", "die", "kill", "stop", "destroy", "health_status"},
-    "service": {"create", "update", "remove"},
-    "node": {"update", "remove"},
-}
+EVENT_TYPES = tuple(sorted(RELEVANT_EVENTS))
+EVENT_ACTIONS = tuple(sorted(set().union(*RELEVANT_EVENTS.values())))
 
 # How often the stream closer checks whether the caller stopped or abandoned the stream (s).
 _STOP_POLL = 0.05
@@ -134,7 +118,7 @@ def to_event(raw: Mapping[str, Any]) -> DockerEvent | None:
     if sep:  # "health_status: healthy", "exec_start: sh": keep the detail as an attribute
         action = name.strip()
         attributes[action] = detail.strip()
-    if action not in _WANTED.get(kind, ()):
+    if action not in RELEVANT_EVENTS.get(kind, frozenset()):
         return None
     time_ns = int(raw.get("timeNano") or int(raw.get("time") or 0) * 1_000_000_000)
     return DockerEvent(

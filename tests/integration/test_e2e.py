@@ -16,8 +16,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from controller.bigip.adapter import BigipClient
-from controller.core.irules import load_irules
 from controller.observe.metrics import Metrics
+from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings
 from controller.simulator.server import Simulator

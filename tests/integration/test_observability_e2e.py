@@ -28,9 +28,9 @@ from prometheus_client import CollectorRegistry
 
 from controller import __version__
 from controller.cli import _client, build_parser, resolve_options, settings_from
-from controller.core.irules import load_irules
 from controller.observe.http import HttpServer, serve_http
 from controller.observe.metrics import Metrics
+from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.simulator.server import Simulator
 from controller.sources.docker_engine import DockerSource

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from controller.core.irules import load_irules
+from controller.run.irules import load_irules
 from controller.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,8 @@ import requests
 from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
-from controller.simulator.server import MAX_TOKENS_PER_USER, Simulator
+from controller.simulator.auth import MAX_TOKENS_PER_USER
+from controller.simulator.server import Simulator
 from tests.support.fixtures_bigip import bigrest_error
 
 LOGIN = "/mgmt/shared/authn/login"

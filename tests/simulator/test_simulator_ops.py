@@ -19,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controller.simulator.base import SimError
-from controller.simulator.server import Request, Simulator, parse_listen
-from controller.simulator.store import Store, parse_filter
+from controller.simulator.http_server import Request
+from controller.simulator.query import parse_filter
+from controller.simulator.server import Simulator, parse_listen
+from controller.simulator.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from controller.core.model import KIND_ORDER
 from controller.observe.metrics import Metrics
 from tests.support.fixtures_prometheus import (
     ALERTS,
@@ -33,7 +34,7 @@ MONITORING = REPO / "compose" / "monitoring"
 def exported_names() -> set[str]:
     """Every sample name a fresh Metrics exports once each metric has a value."""
     registry = CollectorRegistry()
-    metrics = Metrics(registry)
+    metrics = Metrics(registry, kinds=KIND_ORDER)
     # Labelled families without a sample yet would be invisible: give every one a value.
     metrics.run_finished("success", 0.1, {("ltm/pool", "create"): 1})
     metrics.bigip_request("GET", 200, 0.01)

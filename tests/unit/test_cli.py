@@ -1,9 +1,9 @@
 """The command line: where settings come from, how bad ones are reported, and the commands
 `validate`, `plan` and `run --once` as an operator types them.
 
-Settings tests go through build_parser + resolve_options + settings_from exactly as `main`
-does, with the environment passed in as a dict. Command tests call `main([...])` and read what
-it prints; `run --once` is started as a real subprocess against the real Docker engine.
+Settings tests go through build_parser + resolve_options + settings_from (config.py) exactly
+as `main` does, with the environment passed in as a dict. Command tests call `main([...])` and
+read what it prints; `run --once` is started as a real subprocess against the real Docker engine.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from controller.bigip.adapter import BigipClient
-from controller.cli import build_parser, main, resolve_options, settings_from
-from controller.core.irules import load_irules
+from controller.cli import build_parser, main
+from controller.config import resolve_options, settings_from
 from controller.errors import ConfigError
 from controller.observe.metrics import Metrics
+from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings
 from controller.simulator.server import Simulator
@@ -144,8 +145,10 @@ def test_defaults_are_the_safe_production_defaults() -> None:
         ([], {"F5_INSECURE": "maybe"}, ["F5_INSECURE", "not a boolean"]),
         (["--partition", "Common"], {}, ["partition", "--allow-common"]),
         (["--partition", "a/b"], {}, ["partition", "'a/b'"]),
-        (["--http-virtual", "192.0.2.10"], {}, ["http-virtual", "ADDR:PORT"]),
-        (["--dns-virtual", "10.0.0.1:99999"], {}, ["dns-virtual", "ADDR:PORT"]),
+        (["--http-virtual", "192.0.2.10"], {}, ["http-virtual", "'192.0.2.10' is not HOST:PORT"]),
+        (["--http-virtual", "web:80"], {}, ["http-virtual", "'web' in 'web:80' is not an IP"]),
+        (["--dns-virtual", "10.0.0.1:99999"], {}, ["dns-virtual", "out of range 1-65535"]),
+        ([], {"F5_LISTEN": "9436"}, ["listen (from environment variable F5_LISTEN)", "HOST:PORT"]),
         (["--default-members", "pod"], {}, ["default-members", "'pod'"]),
         (["--node-address", "node1.example.com"], {}, ["node-address", "not an IP address"]),
         ([], {"F5_NODE_ADDRESS": "10.0.0.300"}, ["F5_NODE_ADDRESS", "not an IP address"]),
@@ -205,6 +208,37 @@ def test_main_reports_a_configuration_error_and_exits_2(
     assert captured.out == ""
     assert captured.err.startswith("docker-bigip-ctlr: configuration error: ")
     assert "F5_DEBOUNCE" in captured.err
+
+
+def test_main_reports_a_multi_line_error_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ctlr.yml"
+    config.write_text("partition: [unclosed\n")  # YAML's own message spans several lines
+    assert main(["plan", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not valid YAML" in err and str(config) in err
+
+
+def test_plan_with_a_missing_compose_file_names_it_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.yml"
+    assert main(["plan", "-f", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"docker-bigip-ctlr: {missing}: cannot read")
+    assert captured.err.count("\n") == 1
+    assert "Traceback" not in captured.err
+
+
+def test_simulator_with_a_missing_password_file_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-password"
+    assert main(["simulator", "--password-file", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "--password-file" in err and str(missing) in err and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------- the password

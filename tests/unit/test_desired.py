@@ -407,7 +407,7 @@ def test_no_serving_instance_is_state_no_members() -> None:
             {"f5.hostname": "www.example.com"}, (container(1, "172.18.0.2", health="unhealthy"),)
         )
     )
-    assert desired.workloads[0].state == "no-members"
+    assert desired.workloads[0].state == "no_members"
     assert objects_of(desired, Pool) and not objects_of(desired, Member)
 
 

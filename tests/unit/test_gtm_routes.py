@@ -9,7 +9,6 @@ are deterministic and asserted exactly.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import replace
 from pathlib import Path
@@ -20,11 +19,12 @@ from prometheus_client import CollectorRegistry
 
 from controller import cli
 from controller.bigip.adapter import BigipClient
-from controller.core.irules import load_irules
 from controller.core.model import COLLECTIONS, owner_marker
 from controller.core.plan import render
 from controller.observe.metrics import Metrics
-from controller.run.loop import Reconciler, RunResult
+from controller.run.irules import load_irules
+from controller.run.loop import Reconciler
+from controller.run.status import RunResult
 from controller.settings import BigipSettings, GtmSettings, Settings, VirtualSettings
 from controller.simulator.server import Simulator
 from controller.workloads import Workload
@@ -39,11 +39,10 @@ SHARED_MARKER = owner_marker("test")
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator().start()
+def sim(simulator: Simulator) -> Simulator:
+    """The shared simulator with a GTM server holding one operator-made virtual server."""
     seed_gtm(simulator, virtual_servers={OPERATOR_VS: "192.0.2.99:80"})
-    yield simulator
-    simulator.stop()
+    return simulator
 
 
 class Harness:

@@ -239,7 +239,7 @@ def test_parse_listen(listen: str, expected: tuple[str, int]) -> None:
     ("listen", "message"),
     [
         ("9436", "is not HOST:PORT"),
-        ("0.0.0.0:http", "is not HOST:PORT"),
+        ("0.0.0.0:http", "port 'http' in '0.0.0.0:http' is not a number"),
         ("0.0.0.0:70000", "out of range"),
         ("::1:9436", "in brackets"),
         ("[::1:9436", "unclosed"),

@@ -13,16 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.core.irules import (
-    IRULE_NAMES,
-    PLACEHOLDER,
-    load_irules,
-    packaged_dir,
-    placeholder_values,
-    render,
-    tcl_word,
-)
+from controller.core.irules import IRULE_NAMES, PLACEHOLDER, placeholder_values, render, tcl_word
 from controller.errors import ConfigError
+from controller.run.irules import load_irules, packaged_dir
 from controller.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -200,7 +193,7 @@ def test_installed_package_carries_the_irules(tmp_path: Path) -> None:
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     probe = (
-        "import controller.core.irules as m; from controller.settings import Settings; "
+        "import controller.run.irules as m; from controller.settings import Settings; "
         "print(m.packaged_dir()); print(sorted(m.load_irules(Settings())))"
     )
     out = subprocess.run(

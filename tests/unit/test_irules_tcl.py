@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.core.irules import load_irules
 from controller.core.model import DataGroup, Pool, full_path
+from controller.run.irules import load_irules
 from controller.settings import Settings, VirtualSettings
 from controller.workloads import Instance, NetworkAddress, Workload
 from tests.support.tcl.shim import DnsResult, IRuleRunner

@@ -62,7 +62,7 @@ def test_json_exception_is_one_line_with_the_traceback(capture) -> None:
     try:
         raise ValueError("bad pool https://admin:hunter2@bigip")
     except ValueError:
-        logging.getLogger("controller.run.loop").exception("run failed")
+        logging.getLogger("controller.run").exception("run failed")
     (line,) = lines(stream)
     entry = json.loads(line)
     assert entry["message"] == "run failed"
@@ -199,9 +199,7 @@ def test_log_label_error_names_workload_and_label(capture) -> None:
 def test_text_logs_append_only_fields_the_message_lacks(capture) -> None:
     stream, installed = capture
     installed.append(configure_logging("text", "info", stream))
-    log_change(
-        logging.getLogger("controller.run.loop"), "create", "ltm/pool", "/docker/p", "shop/www"
-    )
+    log_change(logging.getLogger("controller.run"), "create", "ltm/pool", "/docker/p", "shop/www")
     (line,) = lines(stream)
     assert line.endswith("applied create ltm/pool /docker/p workload=shop/www")
 

@@ -38,7 +38,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def metrics(registry: CollectorRegistry, clock: FakeClock) -> Metrics:
-    return Metrics(registry, clock=clock)
+    return Metrics(registry, clock=clock, kinds=KIND_ORDER)
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

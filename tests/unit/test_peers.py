@@ -23,10 +23,10 @@ from prometheus_client import CollectorRegistry
 
 from controller.bigip.adapter import BigipClient
 from controller.cli import build_parser, resolve_options, settings_from
-from controller.core.irules import load_irules
 from controller.errors import ConfigError, PeerError, WorkloadJsonError
 from controller.observe.http import HttpServer, serve_http
 from controller.observe.metrics import Metrics
+from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings, parse_peers
 from controller.simulator.server import Simulator
@@ -86,7 +86,7 @@ class Node:
     def __init__(
         self,
         name: str,
-        sim: Simulator,
+        simulator: Simulator,
         dns: list[Peer],
         workloads: list[Workload],
         leader: bool = False,
@@ -100,7 +100,7 @@ class Node:
         self.metrics = Metrics(self.registry)
         self.settings = Settings(
             bigip=BigipSettings(
-                url=sim.url, username="admin", password="admin", ca_file=sim.ca_file
+                url=simulator.url, username="admin", password="admin", ca_file=simulator.ca_file
             ),
             http_virtual=VirtualSettings("192.0.2.10:80", ("/Common/http", "/Common/tcp")),
             cluster_id="peers-test",
@@ -162,20 +162,13 @@ class Node:
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator().start()
-    yield simulator
-    simulator.stop()
-
-
-@pytest.fixture
-def cluster(sim: Simulator) -> Iterator[Callable[..., Node]]:
+def cluster(simulator: Simulator) -> Iterator[Callable[..., Node]]:
     """make(name, workloads, leader=False) -> Node; every node shares one DNS answer."""
     dns: list[Peer] = []
     nodes: list[Node] = []
 
     def make(name: str, workloads: list[Workload], leader: bool = False, **kw: Any) -> Node:
-        node = Node(name, sim, dns, workloads, leader, **kw)
+        node = Node(name, simulator, dns, workloads, leader, **kw)
         nodes.append(node)
         return node
 
@@ -184,13 +177,13 @@ def cluster(sim: Simulator) -> Iterator[Callable[..., Node]]:
         node.close()
 
 
-def members(sim: Simulator) -> dict[str, set[tuple[str, str]]]:
+def members(simulator: Simulator) -> dict[str, set[tuple[str, str]]]:
     """Pool name -> {(member name, address)} in the controller's partition."""
     return {
         pool["name"]: {
             (m["name"], m["address"]) for m in pool.get("membersReference", {}).get("items", [])
         }
-        for pool in sim.list_objects("ltm/pool", "docker")
+        for pool in simulator.list_objects("ltm/pool", "docker")
     }
 
 
@@ -231,7 +224,7 @@ def three(cluster: Callable[..., Node]) -> tuple[Node, Node, Node]:
 
 
 def test_only_the_leader_writes_and_the_bigip_gets_every_nodes_compose_members(
-    sim: Simulator, three: tuple[Node, Node, Node]
+    simulator: Simulator, three: tuple[Node, Node, Node]
 ) -> None:
     a, b, c = three
     for follower in (b, c):
@@ -244,7 +237,7 @@ def test_only_the_leader_writes_and_the_bigip_gets_every_nodes_compose_members(
 
     result = a.reconciler.run_once(resync=True)
     assert result.result == "success", result.error
-    assert members(sim) == ALL_MEMBERS  # b's Swarm view is not taken: a lists Swarm itself
+    assert members(simulator) == ALL_MEMBERS  # b's Swarm view is not taken: a lists Swarm itself
     # a fetched b and c once each, and its own answer once to learn which address is itself.
     assert [n.inventory_answers for n in three] == [1, 1, 1]
     assert a.sample("bigip_ctlr_peers", {"state": "fresh"}) == 2
@@ -256,7 +249,7 @@ def test_only_the_leader_writes_and_the_bigip_gets_every_nodes_compose_members(
 
 
 def test_a_peer_that_stops_answering_keeps_its_members(
-    sim: Simulator, three: tuple[Node, Node, Node], caplog: pytest.LogCaptureFixture
+    simulator: Simulator, three: tuple[Node, Node, Node], caplog: pytest.LogCaptureFixture
 ) -> None:
     a, b, c = three
     assert a.reconciler.run_once(resync=True).result == "success"
@@ -266,7 +259,7 @@ def test_a_peer_that_stops_answering_keeps_its_members(
             result = a.reconciler.run_once(resync=True)
             assert result.result == "success", result.error
             assert not result.changes
-    assert members(sim) == ALL_MEMBERS
+    assert members(simulator) == ALL_MEMBERS
     assert a.sample("bigip_ctlr_peers", {"state": "stale"}) == 1
     assert a.sample("bigip_ctlr_peers", {"state": "fresh"}) == 1
     assert a.sample("bigip_ctlr_peer_errors_total") == 2
@@ -281,7 +274,7 @@ def test_a_peer_that_stops_answering_keeps_its_members(
 
 
 def test_a_peer_gone_from_dns_drops_its_workloads(
-    sim: Simulator, three: tuple[Node, Node, Node]
+    simulator: Simulator, three: tuple[Node, Node, Node]
 ) -> None:
     a, b, c = three
     assert a.reconciler.run_once(resync=True).result == "success"
@@ -289,23 +282,23 @@ def test_a_peer_gone_from_dns_drops_its_workloads(
     result = a.reconciler.run_once()
     assert result.result == "success", result.error
     expected = {k: v for k, v in ALL_MEMBERS.items() if k != "blog_web_default"}
-    assert members(sim) == expected
+    assert members(simulator) == expected
     assert a.sample("bigip_ctlr_peers", {"state": "fresh"}) == 1
 
 
 def test_a_failed_dns_lookup_keeps_the_last_answer(
-    sim: Simulator, three: tuple[Node, Node, Node]
+    simulator: Simulator, three: tuple[Node, Node, Node]
 ) -> None:
     a, _, _ = three
     assert a.reconciler.run_once(resync=True).result == "success"
     a.dns_fails = True
     result = a.reconciler.run_once(resync=True)
     assert result.result == "success" and not result.changes
-    assert members(sim) == ALL_MEMBERS
+    assert members(simulator) == ALL_MEMBERS
 
 
 def test_a_malformed_inventory_is_a_clear_error_and_the_last_good_one_is_kept(
-    sim: Simulator, three: tuple[Node, Node, Node], caplog: pytest.LogCaptureFixture
+    simulator: Simulator, three: tuple[Node, Node, Node], caplog: pytest.LogCaptureFixture
 ) -> None:
     a, b, _ = three
     assert a.reconciler.run_once(resync=True).result == "success"
@@ -315,7 +308,7 @@ def test_a_malformed_inventory_is_a_clear_error_and_the_last_good_one_is_kept(
     with caplog.at_level(logging.WARNING, logger="controller.sources.peers"):
         result = a.reconciler.run_once(resync=True)
     assert result.result == "success" and not result.changes
-    assert members(sim) == ALL_MEMBERS
+    assert members(simulator) == ALL_MEMBERS
     (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert message.startswith(
         f"peer 127.0.0.1:{b.address[1]}: inventory.workloads[0].instances[0].slot: "
@@ -327,12 +320,12 @@ def test_a_malformed_inventory_is_a_clear_error_and_the_last_good_one_is_kept(
     b.local.workloads = b.local.workloads[:1]  # shop/api stopped on b
     result = a.reconciler.run_once()
     assert result.result == "success", result.error
-    assert "shop_api_default" not in members(sim)
+    assert "shop_api_default" not in members(simulator)
     assert a.sample("bigip_ctlr_peers", {"state": "stale"}) == 0
 
 
 def test_a_notify_from_a_peer_triggers_a_run_on_the_writer(
-    sim: Simulator, three: tuple[Node, Node, Node]
+    simulator: Simulator, three: tuple[Node, Node, Node]
 ) -> None:
     a, b, c = three
     a.settings = replace(a.settings, resync_interval=3600.0, debounce=0.0)
@@ -343,7 +336,7 @@ def test_a_notify_from_a_peer_triggers_a_run_on_the_writer(
     try:
         runs = lambda: a.sample("bigip_ctlr_runs_total", {"result": "success"})  # noqa: E731
         wait_for(lambda: runs() == 1, "the writer's first run")
-        assert members(sim) == ALL_MEMBERS
+        assert members(simulator) == ALL_MEMBERS
 
         # b's first run after start-up tells its peers its inventory (a new node appearing).
         assert b.reconciler.run_once().result == "skipped"
@@ -361,7 +354,7 @@ def test_a_notify_from_a_peer_triggers_a_run_on_the_writer(
         assert b.reconciler.run_once().result == "skipped"
         wait_for(lambda: runs() == 3, "the run the second notify triggers")
         assert a.notifies == 2
-        assert ("shop-www-node-b-3:80", "172.19.0.13") in members(sim)["shop_www_default"]
+        assert ("shop-www-node-b-3:80", "172.19.0.13") in members(simulator)["shop_www_default"]
     finally:
         stop.set()
         loop.join(timeout=10)
@@ -369,7 +362,7 @@ def test_a_notify_from_a_peer_triggers_a_run_on_the_writer(
 
 
 def test_a_notify_nobody_accepted_is_sent_again_on_the_next_run(
-    sim: Simulator, three: tuple[Node, Node, Node]
+    simulator: Simulator, three: tuple[Node, Node, Node]
 ) -> None:
     a, b, c = three
     a.server.stop()
@@ -381,7 +374,7 @@ def test_a_notify_nobody_accepted_is_sent_again_on_the_next_run(
     assert b.notifies == 0
 
     b.dns.clear()
-    replacement = Node("node-a2", sim, b.dns, [], leader=True)  # a new writer task
+    replacement = Node("node-a2", simulator, b.dns, [], leader=True)  # a new writer task
     try:
         b.dns.append(b.address)
         assert b.reconciler.run_once().result == "skipped"  # nothing changed on b, but pending
@@ -565,7 +558,7 @@ def test_parse_peers(text: str, expected: tuple[Peer, ...]) -> None:
     [
         ("a,,b", "peers: empty entry in 'a,,b'"),
         ("a:x", "peers: port 'x' in 'a:x' is not a number"),
-        ("a:70000", "peers: port 70000 of 'a:70000' is out of range"),
+        ("a:70000", "peers: port 70000 in 'a:70000' is out of range"),
         ("fd00::1", "peers: write IPv6 addresses in brackets"),
         ("[zz]:1", "peers: 'zz' in '[zz]:1' is not an IPv6 address"),
         ("a b", "peers: 'a b' in 'a b' is not a host name or address"),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from controller.core.model import (
+    KIND_ORDER,
+    KINDS,
+    BigipObject,
     DataGroup,
     IRule,
     Member,
@@ -171,3 +176,22 @@ def test_plan_is_deterministic_whatever_the_input_order() -> None:
         member(f"m{i}:80", f"10.0.0.{i}", pool_name=f"p{i}") for i in range(20)
     ]
     assert plan(objs, [], POLICY) == plan(list(reversed(objs)), [], POLICY)
+
+
+def test_the_kind_table_has_every_object_type_in_create_order() -> None:
+    assert sorted(t.kind for t in get_args(BigipObject)) == sorted(KINDS)
+    assert KIND_ORDER == (
+        "ltm/monitor",
+        "ltm/rule",
+        "ltm/data-group/internal",
+        "ltm/node",
+        "ltm/pool",
+        "ltm/pool/members",
+        "ltm/virtual",
+        "net/route",
+        "gtm/server/virtual-servers",
+        "gtm/pool/a",
+        "gtm/pool/a/members",
+        "gtm/wideip/a",
+    )
+    assert [KINDS[kind].rank for kind in KIND_ORDER] == list(range(len(KINDS)))

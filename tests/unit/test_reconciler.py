@@ -5,15 +5,13 @@ Request counts are deterministic, so they are asserted exactly; timings are not 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from prometheus_client import CollectorRegistry
 
 from controller.bigip.adapter import BigipClient
-from controller.core.irules import load_irules
 from controller.core.model import owner_marker
 from controller.observe.metrics import Metrics
+from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings
 from controller.simulator.server import Simulator
@@ -30,27 +28,22 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator().start()
-    yield simulator
-    simulator.stop()
-
-
-def make_settings(sim: Simulator, **extra: object) -> Settings:
+def make_settings(simulator: Simulator, **extra: object) -> Settings:
     options: dict[str, object] = {"cluster_id": "test", **extra}
     return Settings(
-        bigip=BigipSettings(url=sim.url, username="admin", password="admin", ca_file=sim.ca_file),
+        bigip=BigipSettings(
+            url=simulator.url, username="admin", password="admin", ca_file=simulator.ca_file
+        ),
         http_virtual=VirtualSettings("192.0.2.10:80", ("/Common/http", "/Common/tcp")),
         **options,  # type: ignore[arg-type]
     )
 
 
 class Harness:
-    def __init__(self, sim: Simulator, source: FakeSource, **extra: object) -> None:
-        self.sim = sim
+    def __init__(self, simulator: Simulator, source: FakeSource, **extra: object) -> None:
+        self.simulator = simulator
         self.source = source
-        self.settings = make_settings(sim, **extra)
+        self.settings = make_settings(simulator, **extra)
         self.registry = CollectorRegistry()
         self.clock = Clock()
         self.client = BigipClient(self.settings.bigip)
@@ -64,10 +57,10 @@ class Harness:
         )
 
     def run(self, resync: bool = False):  # type: ignore[no-untyped-def]
-        before, logged = self.client.requests.copy(), len(self.sim.requests)
+        before, logged = self.client.requests.copy(), len(self.simulator.requests)
         result = self.reconciler.run_once(resync=resync)
         self.last_requests = self.client.requests - before
-        self.last_log = self.sim.requests[logged:]
+        self.last_log = self.simulator.requests[logged:]
         return result
 
     def config_writes(self) -> list[tuple]:
@@ -81,24 +74,24 @@ class Harness:
         return self.registry.get_sample_value(name, labels or {})
 
 
-def _members(sim: Simulator, pool: str) -> list[dict]:
+def _members(simulator: Simulator, pool: str) -> list[dict]:
     partition = pool.split("/")[1]
-    for item in sim.list_objects("ltm/pool", partition):
+    for item in simulator.list_objects("ltm/pool", partition):
         if item["fullPath"] == pool:
             return list(item.get("membersReference", {}).get("items", []))
     raise AssertionError(f"pool {pool} missing")
 
 
-def test_first_run_creates_then_no_change_runs_cost_nothing(sim: Simulator) -> None:
-    h = Harness(sim, FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])]))
+def test_first_run_creates_then_no_change_runs_cost_nothing(simulator: Simulator) -> None:
+    h = Harness(simulator, FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])]))
     first = h.run()
     assert first.result == "success", first.error
-    assert set(_names(_members(sim, "/docker/shop_www_default"))) == {
+    assert set(_names(_members(simulator, "/docker/shop_www_default"))) == {
         "shop-www-1:80",
         "shop-www-2:80",
     }
-    assert sim.get_object("ltm/virtual", "/docker/shared_http_vs") is not None
-    hosts = sim.get_object("ltm/data-group/internal", "/docker/hosts")
+    assert simulator.get_object("ltm/virtual", "/docker/shared_http_vs") is not None
+    hosts = simulator.get_object("ltm/data-group/internal", "/docker/hosts")
     assert hosts is not None
     assert {r["name"]: r["data"] for r in hosts["records"]} == {
         "www.example.com": "/docker/shop_www_default"
@@ -114,30 +107,32 @@ def test_first_run_creates_then_no_change_runs_cost_nothing(sim: Simulator) -> N
 
 
 def test_adding_one_replica_costs_one_transaction_of_at_most_four_requests(
-    sim: Simulator,
+    simulator: Simulator,
 ) -> None:
     source = FakeSource([workload("www", ["172.18.0.2"])])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     assert h.run().result == "success"
     source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
     result = h.run()
     assert result.result == "success", result.error
     assert h.requests() <= 4, h.last_requests
     assert h.last_requests[("POST", 200)] >= 1
-    transactions = [r for r in sim.requests if r[0] == "POST" and r[1].endswith("/transaction")]
+    transactions = [
+        r for r in simulator.requests if r[0] == "POST" and r[1].endswith("/transaction")
+    ]
     assert len(transactions) == 2  # the first run's and this one's
-    assert set(_names(_members(sim, "/docker/shop_www_default"))) == {
+    assert set(_names(_members(simulator, "/docker/shop_www_default"))) == {
         "shop-www-1:80",
         "shop-www-2:80",
     }
-    endpoints = sim.get_object("ltm/data-group/internal", "/docker/endpoints")
+    endpoints = simulator.get_object("ltm/data-group/internal", "/docker/endpoints")
     assert endpoints is not None
     records = {r["name"]: r["data"] for r in endpoints["records"]}
     assert records["www-2.example.com"] == "172.18.0.3 80"
 
 
 def test_reading_the_current_state_does_not_grow_with_the_number_of_pools(
-    sim: Simulator,
+    simulator: Simulator,
 ) -> None:
     gets = []
     for count in (1, 30):
@@ -147,62 +142,64 @@ def test_reading_the_current_state_does_not_grow_with_the_number_of_pools(
                 for i in range(count)
             ]
         )
-        h = Harness(sim, source, partition=f"p{count}")
+        h = Harness(simulator, source, partition=f"p{count}")
         assert h.run().result == "success"
         assert h.run(resync=True).result == "success"
         gets.append(h.requests({"GET"}))
     assert gets[0] == gets[1] > 0
 
 
-def test_restart_with_nothing_changed_issues_zero_writes(sim: Simulator) -> None:
+def test_restart_with_nothing_changed_issues_zero_writes(simulator: Simulator) -> None:
     source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])])
-    assert Harness(sim, source).run().result == "success"
-    restarted = Harness(sim, source)
+    assert Harness(simulator, source).run().result == "success"
+    restarted = Harness(simulator, source)
     result = restarted.run()
     assert result.result == "success" and not result.changes
     assert restarted.config_writes() == []
 
 
-def test_scale_down_and_removal_delete_members_nodes_and_pool(sim: Simulator) -> None:
+def test_scale_down_and_removal_delete_members_nodes_and_pool(simulator: Simulator) -> None:
     source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     h.run()
     source.workloads = [workload("www", ["172.18.0.2"])]
     assert h.run().result == "success"
-    assert _names(_members(sim, "/docker/shop_www_default")) == ["shop-www-1:80"]
-    assert sim.get_object("ltm/node", "/docker/shop-www-2") is None
+    assert _names(_members(simulator, "/docker/shop_www_default")) == ["shop-www-1:80"]
+    assert simulator.get_object("ltm/node", "/docker/shop-www-2") is None
     source.workloads = []
     assert h.run().result == "success"
-    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is None
-    assert sim.get_object("ltm/node", "/docker/shop-www-1") is None
-    assert sim.list_objects("ltm/monitor/http", "docker") == []
+    assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is None
+    assert simulator.get_object("ltm/node", "/docker/shop-www-1") is None
+    assert simulator.list_objects("ltm/monitor/http", "docker") == []
 
 
-def test_unowned_objects_in_the_partition_survive_everything(sim: Simulator) -> None:
+def test_unowned_objects_in_the_partition_survive_everything(simulator: Simulator) -> None:
     source = FakeSource([workload("www", ["172.18.0.2"])])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     h.run()
-    sim.put_object("ltm/pool", {"name": "legacy", "partition": "docker", "description": "hand"})
-    sim.put_object(
+    simulator.put_object(
+        "ltm/pool", {"name": "legacy", "partition": "docker", "description": "hand"}
+    )
+    simulator.put_object(
         "ltm/data-group/internal",
         {"name": "legacy_dg", "partition": "docker", "type": "string"},
     )
     # An unowned object where the controller wants one of its own: reported, left alone.
-    sim.put_object("ltm/pool", {"name": "shop_api_default", "partition": "docker"})
+    simulator.put_object("ltm/pool", {"name": "shop_api_default", "partition": "docker"})
     source.workloads = [workload("www", ["172.18.0.2"]), workload("api", ["172.18.0.9"])]
     result = h.run(resync=True)
     assert any("shop_api_default" in c for c in result.changes.conflicts)
     source.workloads = []
     assert h.run(resync=True).result == "success"
-    assert sim.get_object("ltm/pool", "/docker/legacy") is not None
-    assert sim.get_object("ltm/pool", "/docker/shop_api_default") is not None
-    assert sim.get_object("ltm/data-group/internal", "/docker/legacy_dg") is not None
-    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is None
+    assert simulator.get_object("ltm/pool", "/docker/legacy") is not None
+    assert simulator.get_object("ltm/pool", "/docker/shop_api_default") is not None
+    assert simulator.get_object("ltm/data-group/internal", "/docker/legacy_dg") is not None
+    assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is None
 
 
-def test_resync_repairs_drift_and_counts_it(sim: Simulator) -> None:
+def test_resync_repairs_drift_and_counts_it(simulator: Simulator) -> None:
     source = FakeSource([workload("www", ["172.18.0.2"])])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     h.run()
     # An operator edits an owned pool and deletes an owned data group by hand.
     h.client.apply([])  # no-op must not fail
@@ -232,44 +229,44 @@ def test_resync_repairs_drift_and_counts_it(sim: Simulator) -> None:
         ("create", "ltm/data-group/internal /docker/hosts"),
         ("update", "ltm/pool /docker/shop_www_default"),
     }
-    pool = sim.get_object("ltm/pool", "/docker/shop_www_default")
+    pool = simulator.get_object("ltm/pool", "/docker/shop_www_default")
     assert pool is not None and pool["loadBalancingMode"] == "round-robin"
     assert h.sample("bigip_ctlr_drift_repairs_total", {"kind": "ltm/pool"}) == 1
     device.close()
 
 
 def test_start_up_with_no_workloads_deletes_nothing_without_allow_mass_delete(
-    sim: Simulator,
+    simulator: Simulator,
 ) -> None:
     source = FakeSource([workload("www", ["172.18.0.2"]), workload("api", ["172.18.0.3"])])
-    Harness(sim, source).run()
+    Harness(simulator, source).run()
     empty = FakeSource([])
-    guarded = Harness(sim, empty)
+    guarded = Harness(simulator, empty)
     result = guarded.run()
     assert result.result == "success"
     assert result.changes.items == () and result.changes.held
     assert guarded.config_writes() == []
-    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is not None
-    hosts = sim.get_object("ltm/data-group/internal", "/docker/hosts")
+    assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is not None
+    hosts = simulator.get_object("ltm/data-group/internal", "/docker/hosts")
     assert hosts is not None and len(hosts["records"]) == 2
     again = guarded.run(resync=True)  # the guard stays armed after the first run
     assert again.changes.items == () and again.changes.held
     assert guarded.config_writes() == []
-    allowed = Harness(sim, empty, allow_mass_delete=True)
+    allowed = Harness(simulator, empty, allow_mass_delete=True)
     assert allowed.run().result == "success"
-    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is None
+    assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is None
 
 
-def test_bad_labels_skip_only_their_workload(sim: Simulator) -> None:
+def test_bad_labels_skip_only_their_workload(simulator: Simulator) -> None:
     bad = workload("bad", ["172.18.0.7"], {"f5.prot": "80"})
     source = FakeSource([bad, workload("www", ["172.18.0.2"])])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     result = h.run()
     assert result.result == "success"
     assert result.desired is not None
     assert [(p.workload, p.label) for p in result.desired.problems] == [("shop/bad", "f5.prot")]
-    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is not None
-    assert sim.get_object("ltm/pool", "/docker/shop_bad_default") is None
+    assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is not None
+    assert simulator.get_object("ltm/pool", "/docker/shop_bad_default") is None
     assert h.sample("bigip_ctlr_label_errors") == 1
     status = h.reconciler.status()
     bad_status = next(w for w in status["workloads"] if w["workload"] == "shop/bad")
@@ -277,24 +274,24 @@ def test_bad_labels_skip_only_their_workload(sim: Simulator) -> None:
     assert "did you mean f5.port" in bad_status["errors"][0]["reason"]
 
 
-def test_vanished_member_drains_disabled_before_removal(sim: Simulator) -> None:
+def test_vanished_member_drains_disabled_before_removal(simulator: Simulator) -> None:
     labels = {"f5.drain": "30"}
     source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"], labels)])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     h.run()
     source.workloads = [workload("www", ["172.18.0.2"], labels)]
     assert h.run().result == "success"
-    draining = {m["name"]: m for m in _members(sim, "/docker/shop_www_default")}
+    draining = {m["name"]: m for m in _members(simulator, "/docker/shop_www_default")}
     assert draining["shop-www-2:80"]["session"] == "user-disabled"
     assert h.reconciler.next_drain_deadline() == h.clock.now + 30
     h.clock.now += 31
     assert h.run().result == "success"
-    assert _names(_members(sim, "/docker/shop_www_default")) == ["shop-www-1:80"]
+    assert _names(_members(simulator, "/docker/shop_www_default")) == ["shop-www-1:80"]
 
 
-def test_stopping_container_is_disabled_not_removed(sim: Simulator) -> None:
+def test_stopping_container_is_disabled_not_removed(simulator: Simulator) -> None:
     source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"])])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     h.run()
     source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"], states={2: "stopping"})]
     result = h.run()
@@ -303,30 +300,30 @@ def test_stopping_container_is_disabled_not_removed(sim: Simulator) -> None:
         ("update", "ltm/data-group/internal"),
         ("update", "ltm/pool/members"),
     ]
-    members = {m["name"]: m for m in _members(sim, "/docker/shop_www_default")}
+    members = {m["name"]: m for m in _members(simulator, "/docker/shop_www_default")}
     assert members["shop-www-2:80"]["session"] == "user-disabled"
 
 
-def test_bigip_failure_fails_the_run_and_the_next_run_resyncs(sim: Simulator) -> None:
+def test_bigip_failure_fails_the_run_and_the_next_run_resyncs(simulator: Simulator) -> None:
     source = FakeSource([workload("www", ["172.18.0.2"])])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     h.run()
     source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
-    sim.set_down(True)
+    simulator.set_down(True)
     failed = h.run()
     assert failed.result == "error" and failed.error
     assert h.sample("bigip_ctlr_bigip_up") == 0
     assert h.sample("bigip_ctlr_consecutive_failures") == 1
-    sim.set_down(False)
+    simulator.set_down(False)
     recovered = h.run()
     assert recovered.result == "success" and recovered.resync
     assert h.sample("bigip_ctlr_bigip_up") == 1
     assert h.sample("bigip_ctlr_consecutive_failures") == 0
-    assert len(_members(sim, "/docker/shop_www_default")) == 2
+    assert len(_members(simulator, "/docker/shop_www_default")) == 2
 
 
-def test_not_the_leader_writes_nothing(sim: Simulator) -> None:
-    h = Harness(sim, FakeSource([workload("www", ["172.18.0.2"])], leader=False))
+def test_not_the_leader_writes_nothing(simulator: Simulator) -> None:
+    h = Harness(simulator, FakeSource([workload("www", ["172.18.0.2"])], leader=False))
     result = h.run()
     assert result.result == "skipped"
     assert h.requests() == 0
@@ -337,34 +334,36 @@ def _names(members: list[dict]) -> list[str]:
     return sorted(m["name"] for m in members)
 
 
-def test_owner_marker_carries_the_cluster_and_workload(sim: Simulator) -> None:
-    h = Harness(sim, FakeSource([workload("www", ["172.18.0.2"])]))
+def test_owner_marker_carries_the_cluster_and_workload(simulator: Simulator) -> None:
+    h = Harness(simulator, FakeSource([workload("www", ["172.18.0.2"])]))
     h.run()
-    pool = sim.get_object("ltm/pool", "/docker/shop_www_default")
+    pool = simulator.get_object("ltm/pool", "/docker/shop_www_default")
     assert pool is not None
     assert pool["description"] == owner_marker("test", "shop/www")
-    other = Harness(sim, FakeSource([]), cluster_id="other", allow_mass_delete=True)
+    other = Harness(simulator, FakeSource([]), cluster_id="other", allow_mass_delete=True)
     assert other.run().result == "success"
-    assert sim.get_object("ltm/pool", "/docker/shop_www_default") is not None
+    assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is not None
 
 
-def test_labels_turning_invalid_keep_the_workloads_objects_until_fixed(sim: Simulator) -> None:
+def test_labels_turning_invalid_keep_the_workloads_objects_until_fixed(
+    simulator: Simulator,
+) -> None:
     good = workload("www", ["172.18.0.2"])
     source = FakeSource([good, workload("api", ["172.18.0.5"])])
-    h = Harness(sim, source)
+    h = Harness(simulator, source)
     h.run()
     broken = workload("www", ["172.18.0.2"], {"f5.lb": "round-robbin"})
     for restarted in (False, True):
         if restarted:
-            h = Harness(sim, source)  # a restart must not lose them either
+            h = Harness(simulator, source)  # a restart must not lose them either
         source.workloads = [broken, workload("api", ["172.18.0.5"])]
         result = h.run(resync=True)
         assert result.result == "success"
         assert result.desired is not None
         assert [(p.workload, p.label) for p in result.desired.problems] == [("shop/www", "f5.lb")]
         assert h.config_writes() == [], h.last_log
-        assert _names(_members(sim, "/docker/shop_www_default")) == ["shop-www-1:80"]
-        hosts = sim.get_object("ltm/data-group/internal", "/docker/hosts")
+        assert _names(_members(simulator, "/docker/shop_www_default")) == ["shop-www-1:80"]
+        hosts = simulator.get_object("ltm/data-group/internal", "/docker/hosts")
         assert hosts is not None
         assert {r["name"] for r in hosts["records"]} == {"www.example.com", "api.example.com"}
     source.workloads = [workload("www", ["172.18.0.2"], {"f5.lb": "ratio-member"})]
@@ -374,11 +373,11 @@ def test_labels_turning_invalid_keep_the_workloads_objects_until_fixed(sim: Simu
 
 
 def test_a_label_problem_is_logged_once_per_change(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     source = FakeSource([workload("bad", ["172.18.0.7"], {"f5.prot": "80"})])
-    h = Harness(sim, source)
-    with caplog.at_level("INFO", logger="controller.run.loop"):
+    h = Harness(simulator, source)
+    with caplog.at_level("INFO", logger="controller.run"):
         h.run()
         h.run()
         h.run(resync=True)
@@ -386,19 +385,19 @@ def test_a_label_problem_is_logged_once_per_change(
     assert len(problems) == 1
     assert "shop/bad" in problems[0].getMessage()
     source.workloads = [workload("bad", ["172.18.0.7"])]
-    with caplog.at_level("INFO", logger="controller.run.loop"):
+    with caplog.at_level("INFO", logger="controller.run"):
         h.run()
     assert any("problem resolved" in r.getMessage() for r in caplog.records)
 
 
-def test_a_large_run_is_split_into_ordered_transactions(sim: Simulator) -> None:
+def test_a_large_run_is_split_into_ordered_transactions(simulator: Simulator) -> None:
     source = FakeSource(
         [workload(f"app{i}", [f"172.18.{i}.2", f"172.18.{i}.3"]) for i in range(10)]
     )
-    h = Harness(sim, source, max_transaction_changes=7)
+    h = Harness(simulator, source, max_transaction_changes=7)
     result = h.run()
     assert result.result == "success", result.error
     transactions = [r for r in h.last_log if r[0] == "POST" and r[1] == "/mgmt/tm/transaction"]
     assert len(transactions) == -(-len(result.changes) // 7)
-    assert len(sim.list_objects("ltm/pool", "docker")) == 10
+    assert len(simulator.list_objects("ltm/pool", "docker")) == 10
     assert h.run(resync=True).changes.items == ()

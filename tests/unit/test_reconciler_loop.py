@@ -9,12 +9,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from controller.bigip.adapter import BigipClient
-from controller.core.irules import load_irules
 from controller.errors import DockerUnavailable
 from controller.observe.metrics import Metrics
+from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings
 from controller.simulator.server import Simulator
+from controller.sources.docker_attrs import RELEVANT_EVENTS
+from controller.sources.docker_engine import to_event
 from controller.workloads import DockerEvent
 from tests.support.builders import FakeSource, workload
 from tests.support.fixtures_docker import wait_until
@@ -43,9 +45,9 @@ def event(action: str = "start") -> DockerEvent:
 
 
 class Loop:
-    def __init__(self, sim: Simulator, source: ScriptedSource) -> None:
+    def __init__(self, simulator: Simulator, source: ScriptedSource) -> None:
         settings = Settings(
-            bigip=BigipSettings(url=sim.url, password="admin", ca_file=sim.ca_file),
+            bigip=BigipSettings(url=simulator.url, password="admin", ca_file=simulator.ca_file),
             http_virtual=VirtualSettings("192.0.2.10:80", ("/Common/http", "/Common/tcp")),
             resync_interval=3600.0,
             debounce=0.2,
@@ -71,23 +73,18 @@ class Loop:
         self.client.close()
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    simulator = Simulator().start()
-    yield simulator
-    simulator.stop()
-
-
-def test_a_burst_of_events_becomes_one_run(sim: Simulator) -> None:
+def test_a_burst_of_events_becomes_one_run(simulator: Simulator) -> None:
     source = ScriptedSource([[]])
-    with Loop(sim, source) as loop:
+    with Loop(simulator, source) as loop:
         wait_until(lambda: loop.runs() == 1 or None, 10, "the start-up resync")
         source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
         for _ in range(10):
             loop.reconciler.trigger.mark(loop.reconciler.clock())
         wait_until(lambda: loop.runs() == 2 or None, 10, "one run for the burst")
         members = wait_until(
-            lambda: sim.list_objects("ltm/pool", "docker")[0]["membersReference"].get("items"),
+            lambda: simulator.list_objects("ltm/pool", "docker")[0]["membersReference"].get(
+                "items"
+            ),
             5,
             "members",
         )
@@ -97,9 +94,9 @@ def test_a_burst_of_events_becomes_one_run(sim: Simulator) -> None:
         assert loop.runs() == 2
 
 
-def test_events_from_the_stream_trigger_a_run_and_are_counted(sim: Simulator) -> None:
+def test_events_from_the_stream_trigger_a_run_and_are_counted(simulator: Simulator) -> None:
     source = ScriptedSource([[event("start"), event("exec_start"), event("die")]])
-    with Loop(sim, source) as loop:
+    with Loop(simulator, source) as loop:
         wait_until(lambda: loop.runs() >= 1 or None, 10, "runs")
         wait_until(
             lambda: loop.registry.get_sample_value(
@@ -116,11 +113,55 @@ def test_events_from_the_stream_trigger_a_run_and_are_counted(sim: Simulator) ->
         )
 
 
-def test_a_broken_event_stream_reconnects_and_resyncs(sim: Simulator) -> None:
+def test_a_broken_event_stream_reconnects_and_resyncs(simulator: Simulator) -> None:
     source = ScriptedSource([DockerUnavailable("unix:///var/run/docker.sock: stream broke"), []])
-    with Loop(sim, source) as loop:
+    with Loop(simulator, source) as loop:
         wait_until(lambda: source.connections == 2 or None, 10, "the reconnect")
         # The reconnect marks a resync: a second run re-reads the BIG-IP.
         wait_until(lambda: loop.runs() >= 2 or None, 10, "the resync after the reconnect")
         assert loop.reconciler.last_run is not None and loop.reconciler.last_run.resync
         assert loop.registry.get_sample_value("bigip_ctlr_docker_up") == 1
+
+
+class OneStream:
+    """A source whose event stream yields the given events once, then ends the watch."""
+
+    def __init__(self, events: list[DockerEvent], stop: threading.Event) -> None:
+        self.pending, self.stop = list(events), stop
+
+    def list_workloads(self) -> list[object]:
+        return []
+
+    def is_swarm_leader(self) -> bool:
+        return True
+
+    def events(self, stop: threading.Event) -> Iterator[DockerEvent]:
+        yield from self.pending
+        self.stop.set()
+
+
+def triggered_by(raw: dict) -> bool:
+    """Whether one engine event message, as the engine sends it, makes the loop owe a run."""
+    converted = to_event(raw)
+    assert converted is not None, f"the Docker source drops {raw}"
+    stop = threading.Event()
+    reconciler = Reconciler(
+        Settings(), OneStream([converted], stop), None, {}, Metrics(CollectorRegistry())
+    )
+    reconciler.trigger.take()  # forget the start-up resync: only the event may mark it
+    reconciler.watch_events(stop)
+    return reconciler.trigger.dirty_since is not None
+
+
+def test_a_node_remove_event_triggers_a_run() -> None:
+    # Regression: the source forwarded node "remove", the loop's own event list lacked it, so
+    # a removed node waited for the next resync.
+    assert triggered_by({"Type": "node", "Action": "remove", "Actor": {"ID": "n1"}, "timeNano": 1})
+
+
+@pytest.mark.parametrize(
+    ("kind", "action"),
+    sorted((kind, action) for kind, actions in RELEVANT_EVENTS.items() for action in actions),
+)
+def test_every_event_the_source_forwards_triggers_a_run(kind: str, action: str) -> None:
+    assert triggered_by({"Type": kind, "Action": action, "Actor": {"ID": "x"}, "timeNano": 1})

@@ -11,8 +11,9 @@ import pytest
 from controller.core.desired import build_desired
 from controller.core.model import Member, Pool
 from controller.errors import ComposeFileError
+from controller.run.validate import validate_files
 from controller.settings import Settings
-from controller.sources.compose_files import validate_files, workloads_from_files
+from controller.sources.compose_files import workloads_from_files
 from controller.workloads import PublishedPort
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,7 +165,7 @@ def test_plan_offline_from_example_files() -> None:
         "shop_www_default",
     ]
     assert not any(isinstance(o, Member) for o in desired.objects)
-    assert {r.state for r in desired.workloads} == {"no-members"}
+    assert {r.state for r in desired.workloads} == {"no_members"}
 
 
 def test_later_file_overrides_a_service(tmp_path: Path) -> None:

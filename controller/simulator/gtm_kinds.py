@@ -1,13 +1,13 @@
-"""GTM (data center, server + virtual servers, pool a + members, wide IP a) and net route kinds
-of the simulator; see sim_kinds.py for how kinds are used."""
+"""GTM kinds of the simulator: data center, server + virtual servers, pool a + members, wide IP
+a. See kinds.py for the registry and base.py for the stored-object conventions."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from controller.simulator.base import (
     Context,
+    Kind,
     Ref,
     SimError,
     bad_request,
@@ -271,19 +271,53 @@ def _wideip_pool_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-# --------------------------------------------------------------------------- net route
+# --------------------------------------------------------------------------- kinds
 
-ROUTE_DEFAULTS: dict[str, Any] = {"network": "", "gw": "", "mtu": 0}
-
-
-def _prepare_route(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
-    try:
-        network = str(obj.get("network", ""))
-        ipaddress.ip_network(network.split("%")[0] if network != "default" else "0.0.0.0/0")
-    except ValueError:
-        raise bad_request(
-            f'route {obj["fullPath"]}: invalid network "{obj.get("network")}"'
-        ) from None
-    if not is_ip(str(obj.get("gw", ""))):
-        raise bad_request(f'route {obj["fullPath"]}: invalid gw "{obj.get("gw")}"')
-    check_int(obj, "mtu", 0, 9198)
+GTM_KINDS = (
+    Kind("gtm/datacenter", "Data Center", DATACENTER_DEFAULTS, pair=True, prepare=_prepare_pair),
+    Kind(
+        "gtm/server",
+        "Server",
+        SERVER_DEFAULTS,
+        subs={"virtual-servers": "gtm/server/virtual-servers"},
+        pair=True,
+        prepare=_prepare_server,
+        refs=_server_refs,
+        links=_server_links,
+    ),
+    Kind(
+        "gtm/server/virtual-servers",
+        "Virtual Server",
+        GTM_VS_DEFAULTS,
+        partitioned=False,
+        pair=True,
+        prepare=_prepare_gtm_vs,
+    ),
+    Kind(
+        "gtm/pool/a",
+        "Pool",
+        GTM_POOL_DEFAULTS,
+        optional=frozenset({"description", "members"}),
+        subs={"members": "gtm/pool/a/members"},
+        pair=True,
+        prepare=_prepare_gtm_pool,
+    ),
+    Kind(
+        "gtm/pool/a/members",
+        "Pool Member",
+        GTM_MEMBER_DEFAULTS,
+        pair=True,
+        prepare=_prepare_gtm_member,
+        refs=_gtm_member_refs,
+    ),
+    Kind(
+        "gtm/wideip/a",
+        "Wide IP",
+        WIDEIP_DEFAULTS,
+        optional=frozenset({"description", "pools", "aliases"}),
+        pair=True,
+        prepare=_prepare_wideip,
+        refs=_wideip_refs,
+        links=_wideip_pool_links,
+    ),
+)

@@ -1,0 +1,270 @@
+"""All workloads together: per-workload objects, the claims between workloads, shared objects.
+
+A workload is the unit of failure: invalid labels, a member mode that cannot work, a missing
+port, or a host name / virtual address / wide IP another workload (earlier by id) already uses
+make it contribute no objects at all; the others are unaffected. A few problems do not remove
+the workload's objects (overlapping container subnets, `dns=true` while GTM is disabled); they
+are reported all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from controller.core.desired.claims import Claim, Claims, host_claim, virtual_claim
+from controller.core.desired.endpoints import (
+    Record,
+    container_host_records,
+    resolver_records,
+    unique_records,
+)
+from controller.core.desired.gtm import GtmWant, gtm_objects, gtm_wants
+from controller.core.desired.ltm import (
+    ServingVirtual,
+    dedicated_virtual,
+    monitor,
+    serving_virtual,
+    shared_objects,
+)
+from controller.core.desired.members import (
+    Target,
+    member_mode,
+    pool_members,
+    target_port,
+    targets,
+    transport,
+)
+from controller.core.desired.names import pool_name
+from controller.core.desired.result import Desired, Problem, WorkloadResult
+from controller.core.desired.routes import NodeSubnet, net_routes, subnets_of
+from controller.core.irules import ENDPOINTS_DATA_GROUP, HOSTS_DATA_GROUP
+from controller.core.labels import RouteSpec, decode
+from controller.core.model import (
+    BigipObject,
+    DataGroup,
+    ObjectKey,
+    Pool,
+    full_path,
+    key_of,
+    owner_marker,
+)
+from controller.net import HostPort
+from controller.settings import Settings
+from controller.workloads import Workload, WorkloadState
+
+
+def build_desired(
+    workloads: Iterable[Workload], settings: Settings, irules: Mapping[str, str]
+) -> Desired:
+    """The desired objects of all workloads, problems per workload, and the shared objects.
+
+    `irules` maps "http_router" / "dns_resolver" to their Tcl text (placeholders filled in);
+    an iRule object exists only when its shared virtual server does.
+    """
+    partition = settings.partition
+    shared_marker = owner_marker(settings.cluster_id)
+    built_all = [b for b in (_build(w, settings) for w in sorted(workloads, key=_id)) if b]
+    accepted = _accept(built_all, settings)
+
+    objects: dict[ObjectKey, BigipObject] = {}
+    per_workload: dict[str, list[ObjectKey]] = {b.id: [] for b in built_all}
+
+    def add(obj: BigipObject, workload_id: str = "") -> None:
+        # The first object with a key wins: workloads (by id) before the shared objects.
+        objects.setdefault(key_of(obj), obj)
+        if workload_id:
+            per_workload[workload_id].append(key_of(obj))
+
+    for built in accepted:
+        for obj in built.objects:
+            add(obj, built.id)
+
+    # Data groups: always present, so the iRules find them whatever runs.
+    hosts = sorted({key: value for b in accepted for key, value in b.hosts}.items())
+    add(DataGroup(partition, HOSTS_DATA_GROUP, tuple(hosts), shared_marker))
+    endpoints = unique_records((b.id, b.endpoints) for b in accepted)
+    add(DataGroup(partition, ENDPOINTS_DATA_GROUP, endpoints, shared_marker))
+
+    for obj in shared_objects(settings, irules, shared_marker):
+        add(obj)
+
+    for built in accepted:
+        for obj in gtm_objects(built.id, built.gtm, settings):
+            add(obj, built.id)
+
+    if settings.manage_routes:
+        for route in _net_routes(accepted, settings):
+            add(route)
+
+    accepted_ids = {b.id for b in accepted}
+    results = [
+        WorkloadResult(
+            built.id,
+            built.routes,
+            tuple(sorted(set(per_workload[built.id]), key=_key_order)),
+            tuple(built.problems + built.warnings),
+            _state(built, accepted_ids),
+        )
+        for built in built_all
+    ]
+    return Desired(
+        objects=tuple(sorted(objects.values(), key=lambda o: _key_order(key_of(o)))),
+        problems=tuple(p for result in results for p in result.problems),
+        workloads=tuple(results),
+        drain={pool: s for b in accepted for pool, s in sorted(b.drain.items())},
+    )
+
+
+def _id(workload: Workload) -> str:
+    return workload.id
+
+
+def _key_order(key: ObjectKey) -> tuple[str, str]:
+    return key.kind, key.path
+
+
+def _state(built: _Built, accepted_ids: set[str]) -> WorkloadState:
+    if built.id not in accepted_ids:
+        return "invalid"
+    if built.no_members:
+        return "no_members"
+    return "synced"
+
+
+# --------------------------------------------------------------------------- per workload
+
+
+@dataclass
+class _Built:
+    """What one workload contributes, before the checks between workloads."""
+
+    workload: Workload
+    routes: tuple[RouteSpec, ...] = ()
+    objects: list[BigipObject] = field(default_factory=list)
+    hosts: list[Record] = field(default_factory=list)  # host[/path] -> pool path
+    endpoints: list[Record] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    gtm: list[GtmWant] = field(default_factory=list)
+    subnets: list[NodeSubnet] = field(default_factory=list)
+    drain: dict[str, float] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # fatal: no objects
+    warnings: list[Problem] = field(default_factory=list)  # reported, objects kept
+    no_members: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.workload.id
+
+    def problem(self, label: str, reason: str) -> None:
+        self.problems.append(Problem(self.id, label, reason))
+
+
+def _build(workload: Workload, settings: Settings) -> _Built | None:
+    built = _Built(workload)
+    routes, errors = decode(workload.id, workload.label_map)
+    if errors:
+        built.problems = [Problem(workload.id, e.label, e.reason) for e in errors]
+        return built
+    if not routes:
+        return None  # not opted in
+    built.routes = routes
+    for index, route in enumerate(routes):
+        reached = _build_route(built, route, settings)
+        if index == 0 and reached is not None and not built.problems:
+            # The resolver answers the workload's names with its first route's addresses.
+            found, served_by = reached
+            built.endpoints += resolver_records(workload, route, found, served_by, settings)
+    if built.problems:
+        built.objects, built.hosts, built.endpoints, built.gtm, built.subnets = [], [], [], [], []
+    return built
+
+
+def _build_route(
+    built: _Built, route: RouteSpec, settings: Settings
+) -> tuple[list[Target], ServingVirtual | None] | None:
+    """Adds the route's objects and records; (its targets, its virtual) unless a problem."""
+    workload, partition = built.workload, settings.partition
+    marker = owner_marker(settings.cluster_id, workload.id)
+    name = pool_name(workload, route)
+    pool_path = full_path(partition, name)
+
+    port = target_port(workload, route, built.problem)
+    if port is None:
+        return None
+    found = targets(workload, route, port, settings, built.problem)
+    if found is None:
+        return None
+
+    monitor_path, owned_monitor = monitor(workload, route, port, name, settings, marker)
+    if owned_monitor is not None:
+        built.objects.append(owned_monitor)
+    built.objects.append(
+        Pool(
+            partition=partition,
+            name=name,
+            load_balancing_mode=route.lb,
+            monitor=monitor_path,
+            description=marker,
+        )
+    )
+    members = pool_members(found, route, pool_path, partition, marker)
+    built.objects.extend(members)
+    if not any(m.enabled for m in members):
+        built.no_members = True
+    if route.drain > 0:
+        built.drain[pool_path] = route.drain
+
+    served_by = serving_virtual(route, name, settings)
+    if route.virtual:
+        built.objects.append(dedicated_virtual(route, name, pool_path, settings, marker))
+        destination = HostPort.parse(route.virtual)
+        built.claims.append(virtual_claim(transport(route), destination, route.label("virtual")))
+    else:
+        for host in route.hostnames:
+            key = host + route.path
+            built.hosts.append((key, pool_path))
+            built.claims.append(host_claim(key, route.label("hostname")))
+        built.endpoints += container_host_records(workload, route, found, settings)
+
+    if member_mode(route, settings) == "container":
+        built.subnets += subnets_of(found)
+
+    wants, warnings = gtm_wants(built.id, route, served_by, settings)
+    known = {w.host for w in built.gtm}
+    built.gtm += [w for w in wants if w.host not in known]  # the first route's wins
+    built.warnings += warnings
+    return found, served_by
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _accept(built_all: list[_Built], settings: Settings) -> list[_Built]:
+    """The workloads without problems once the claims between workloads are checked."""
+    claims = Claims(settings)
+    accepted = []
+    for built in built_all:
+        if built.problems:
+            continue
+        problems, built.gtm = claims.take(built.id, built.routes, built.claims, built.gtm)
+        built.problems += problems
+        if not problems:
+            accepted.append(built)
+    return accepted
+
+
+# --------------------------------------------------------------------------- net routes
+
+
+def _net_routes(accepted: list[_Built], settings: Settings) -> list[BigipObject]:
+    """Routes to the container subnets; a subnet not routed warns the workloads using it."""
+    users: dict[NodeSubnet, set[str]] = {}
+    for built in accepted:
+        for subnet in built.subnets:
+            users.setdefault(subnet, set()).add(built.id)
+    routes, warnings = net_routes(users, settings)
+    by_id = {b.id: b for b in accepted}
+    for warning in warnings:
+        by_id[warning.workload].warnings.append(warning)
+    return list(routes)

@@ -1,0 +1,137 @@
+"""How stored objects read back: an item's JSON (identity, attributes, *Reference links,
+subcollection references, GTM server devices), collection listings and selfLinks.
+
+Key order follows the device: identity keys, selfLink, attributes sorted, links, subcollections.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+from controller.simulator.base import (
+    HOST,
+    VERSION,
+    Json,
+    Kind,
+    camel_reference,
+    item_link,
+    rest_id,
+)
+from controller.simulator.kinds import KINDS
+from controller.simulator.ltm_kinds import render_session_state
+from controller.simulator.query import expanded, page, selected
+from controller.simulator.target import Target
+
+if TYPE_CHECKING:
+    from controller.simulator.store import Store
+
+
+def list_json(store: Store, target: Target, query: dict[str, str], raw_query: str) -> Json:
+    assert target.container is not None
+    items = page(sorted(target.container.values(), key=lambda o: o["fullPath"]), query)
+    expand = expanded(query)
+    select = selected(query)
+    out: Json = {
+        "kind": target.kind.collection_kind,
+        "selfLink": f"{HOST}/mgmt/tm/{target.url_path}?{raw_query + '&' if raw_query else ''}"
+        f"ver={VERSION}",
+    }
+    rendered = [render(store, target, o, expand, select=select) for o in items]
+    if rendered:
+        out["items"] = rendered
+    return out
+
+
+def self_link(target: Target, obj: Json, raw_query: str = "") -> str:
+    if target.parent is not None:
+        base = f"{HOST}/mgmt/tm/{target.url_path}/{rest_id(obj['fullPath'])}"
+        return f"{base}?{raw_query + '&' if raw_query else ''}ver={VERSION}"
+    return item_link(target.kind.collection, obj["fullPath"], raw_query)
+
+
+def render(
+    store: Store,
+    target: Target,
+    obj: Json,
+    expand: bool,
+    raw_query: str = "",
+    select: list[str] | None = None,
+) -> Json:
+    kind = target.kind
+    out: Json = {"kind": kind.item_kind, "name": obj["name"]}
+    if kind.partitioned:
+        out["partition"] = obj["partition"]
+        if obj.get("subPath"):
+            out["subPath"] = obj["subPath"]
+    out["fullPath"] = obj["fullPath"]
+    out["generation"] = obj["generation"]
+    out["selfLink"] = self_link(target, obj, raw_query)
+    out.update(_attributes(store, target, obj))
+    out.update(_subcollections(store, kind, obj, expand))
+    if kind.collection == "gtm/server":
+        out["devicesReference"] = _devices(obj, expand)
+    if select:
+        out = {k: v for k, v in out.items() if k in select}
+    return out
+
+
+def _attributes(store: Store, target: Target, obj: Json) -> Json:
+    """The stored attributes as a GET shows them (sorted), then the kind's *Reference links."""
+    kind = target.kind
+    body = copy.deepcopy({k: v for k, v in obj.items() if not k.startswith("_")})
+    for key in ("name", "partition", "subPath", "fullPath", "generation"):
+        body.pop(key, None)
+    if kind.pair:
+        enabled = body.pop("enabled", True)
+        body["enabled" if enabled else "disabled"] = True
+    if kind.collection in ("ltm/pool/members", "ltm/node"):
+        monitored = obj.get("monitor", "default") != "default"
+        if target.parent is not None and target.parent.get("monitor"):
+            monitored = True
+        body["session"], body["state"] = render_session_state(obj, monitored)
+    # Links may add nameReference inside nested entries of `body` (same list objects).
+    extra = kind.links(store, {**body, "fullPath": obj["fullPath"]}) if kind.links else {}
+    out: Json = {key: body[key] for key in sorted(body)}
+    out.update(extra)
+    return out
+
+
+def _subcollections(store: Store, kind: Kind, obj: Json, expand: bool) -> Json:
+    """One {link, isSubcollection[, items]} reference per subcollection of the kind."""
+    out: Json = {}
+    for segment, sub_collection in kind.subs.items():
+        sub_kind = KINDS[sub_collection]
+        url = f"{kind.collection}/{rest_id(obj['fullPath'])}/{segment}"
+        reference: Json = {
+            "link": f"{HOST}/mgmt/tm/{url}?ver={VERSION}",
+            "isSubcollection": True,
+        }
+        items = obj.get("_sub", {}).get(segment, {})
+        if expand and items:
+            sub_target = Target(sub_kind, items, url, obj, kind, segment)
+            reference["items"] = [
+                render(store, sub_target, i, False)
+                for i in sorted(items.values(), key=lambda o: o["fullPath"])
+            ]
+        out[camel_reference(segment)] = reference
+    return out
+
+
+def _devices(obj: Json, expand: bool) -> Json:
+    """GTM server devices are derived from addresses[].deviceName (read-only here)."""
+    url = f"gtm/server/{rest_id(obj['fullPath'])}/devices"
+    ref: Json = {"link": f"{HOST}/mgmt/tm/{url}?ver={VERSION}", "isSubcollection": True}
+    names = sorted({a["deviceName"] for a in obj.get("addresses", [])})
+    if expand and names:
+        ref["items"] = [
+            {
+                "kind": "tm:gtm:server:devices:devicesstate",
+                "name": n,
+                "fullPath": n,
+                "generation": obj["generation"],
+                "selfLink": f"{HOST}/mgmt/tm/{url}/{n}?ver={VERSION}",
+            }
+            for n in names
+        ]
+    return ref
