@@ -113,7 +113,11 @@ def test_wheel_holds_the_package_the_irules_and_the_console_script(installed: In
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         scripts = wheel.read(entry_points).decode()
     assert {"controller/irules/http_router.tcl", "controller/irules/dns_resolver.tcl"} <= names
-    assert {"controller/cli.py", "controller/bigip/simulator.py"} <= names
+    assert {
+        "controller/cli.py",
+        "controller/simulator/server.py",
+        "controller/run/pipeline.py",
+    } <= names
     assert not [n for n in names if n.startswith("tests/")]
     assert "docker-bigip-ctlr = controller.cli:main" in scripts
 
@@ -136,7 +140,7 @@ def test_packaged_irules_load_from_the_installed_copy(
     installed: Installed, elsewhere: Path
 ) -> None:
     probe = (
-        "import json, controller, controller.core.irules as irules\n"
+        "import json, controller, controller.run.irules as irules\n"
         "from controller.settings import Settings\n"
         "texts = irules.load_irules(Settings())\n"
         "folder = irules.packaged_dir()\n"
