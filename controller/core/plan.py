@@ -126,36 +126,82 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
             draft.deletes.append(Change("delete", obj))
             if obj.kind in _POOL_KINDS:
                 deleted_pools.add(key.path)
+    going_with_pools = [o for o in present.values() if pool_of(o) in deleted_pools]
     # Members go away with their pool on the device: deleting them one by one is wasted writes.
     draft.deletes = [c for c in draft.deletes if pool_of(c.obj) not in deleted_pools]
     readdressed_nodes, orphaned_nodes = _node_deletes(
         wanted.values(), present.values(), draft, deleted_pools
     )
-
-    deletes = draft.deletes + orphaned_nodes
+    freeing = _freeing_address(wanted.values(), orphaned_nodes, draft.deletes, going_with_pools)
+    first = {key_of(c.obj) for c in freeing}
+    deletes = [c for c in draft.deletes + orphaned_nodes if key_of(c.obj) not in first]
     items = (
-        _ordered(draft.replace_deletes + readdressed_nodes, reverse=True)
+        _ordered(draft.replace_deletes + readdressed_nodes + freeing, reverse=True)
         + _ordered(draft.creates)
         + _ordered(draft.updates)
         + _ordered(deletes, reverse=True)
     )
-    if policy.guard_mass_delete and _too_many_deletes(draft, present.values(), policy):
+    if policy.guard_mass_delete and _too_many_deletes(
+        draft.deletes, going_with_pools, present.values(), policy
+    ):
         return Changes(conflicts=tuple(sorted(draft.conflicts)), held=tuple(items))
     return Changes(items=tuple(items), conflicts=tuple(sorted(draft.conflicts)))
 
 
-def _too_many_deletes(draft: _Draft, current: Iterable[BigipObject], policy: Policy) -> bool:
+def _freeing_address(
+    desired: Iterable[BigipObject],
+    orphaned_nodes: list[Change],
+    deletes: list[Change],
+    going_with_pools: list[BigipObject],
+) -> list[Change]:
+    """Node deletes (with the deletes of their members) that must run before the creates.
+
+    Docker hands a freed address to the next container at once, and the device refuses two
+    nodes with one address (0107176c). A node this plan removes anyway, whose address a member
+    of another node name needs, therefore goes first, in the same transaction; its members are
+    deleted explicitly first even when their pool goes later (a node in use cannot go)."""
+    wanted_by: dict[str, set[str]] = {}
+    for obj in desired:
+        if isinstance(obj, Member):
+            wanted_by.setdefault(obj.address, set()).add(f"/{obj.partition}/{obj.node}")
+    freeing = []
+    for change in orphaned_nodes:
+        node = change.obj
+        assert isinstance(node, Node)
+        path = f"/{node.partition}/{node.name}"
+        if wanted_by.get(node.address, {path}) - {path}:
+            freeing.append(change)
+    freed = {f"/{c.obj.partition}/{c.obj.name}" for c in freeing}
+
+    def on_freed_node(obj: BigipObject) -> bool:
+        return isinstance(obj, Member) and f"/{obj.partition}/{obj.node}" in freed
+
+    members = [c for c in deletes if on_freed_node(c.obj)]
+    members += [Change("delete", o) for o in going_with_pools if on_freed_node(o)]
+    return members + freeing
+
+
+def _too_many_deletes(
+    deletes: list[Change],
+    going_with_pools: list[BigipObject],
+    current: Iterable[BigipObject],
+    policy: Policy,
+) -> bool:
     """More than the threshold of the owned per-workload objects would go.
 
-    Shared objects (virtual servers, iRules, data groups) are not counted: they stay when the
-    workloads go, so counting them would let an empty discovery slip under the threshold."""
+    What really goes counts: the members of a deleted pool go with it, so they count although
+    the plan writes no delete for them (with two or more replicas per workload, leaving them
+    out let an empty discovery delete the whole partition). Shared objects (virtual servers,
+    iRules, data groups) are not counted: they stay when the workloads go, so counting them
+    would let an empty discovery slip under the threshold."""
     marker = f"{OWNER_PREFIX} cluster={policy.cluster_id} workload="
 
     def per_workload(obj: BigipObject) -> bool:
         return owner_of(obj).startswith(marker)
 
     owned = sum(1 for o in current if per_workload(o))
-    going = sum(1 for c in draft.deletes if per_workload(c.obj))
+    going = sum(1 for c in deletes if per_workload(c.obj))
+    going += sum(1 for o in going_with_pools if per_workload(o))
     return owned > 0 and going / owned > policy.mass_delete_threshold
 
 
