@@ -4,7 +4,8 @@
 #   hosts      "www.example.com" or "www.example.com/api"  ->  pool full path
 #   endpoints  "www-1.example.com"                          ->  "ADDR PORT" of one container
 #              (the DNS records in the same data group hold addresses only and never match here)
-# Order: host + longest path prefix, bare host, container host, then the fallback.
+# Order: host + longest path prefix (among the first 32 segments), bare host, container host,
+# then the fallback.
 # The upper-case words between at-signs are settings the controller fills in before upload.
 
 when HTTP_REQUEST {
@@ -14,6 +15,10 @@ when HTTP_REQUEST {
     set endpoints_dg @ENDPOINTS_DG@
     # Empty: answer 404; otherwise the full path of the pool that takes unknown hosts.
     set fallback_pool @FALLBACK_POOL@
+    # Path routes are looked for among the first 32 segments of a request path only; the f5.path
+    # label refuses deeper prefixes (MAX_PATH_SEGMENTS in controller/core/label_values.py), so no
+    # route is lost, and a request with a deeper path costs at most 32 path lookups.
+    set max_path_segments 32
 
     # Host names are case-insensitive; the port and a trailing root dot are not part of the key.
     # An IPv6 literal keeps its brackets ("[2001:db8::1]:8080" -> "[2001:db8::1]").
@@ -29,6 +34,21 @@ when HTTP_REQUEST {
         # Path routes match whole segments, longest first: /api/v1/x tries /api/v1/x, /api/v1,
         # /api. So "/api" never captures "/apiary", and the bare host comes last.
         set prefix [string trimright [HTTP::path] "/"]
+        # Only the first $max_path_segments segments count: a deeper path is cut to them before
+        # the loop, so a request makes at most that many lookups here, none longer than the cut,
+        # instead of one copy and one lookup per segment of the whole path (quadratic: 16 000
+        # segments cost the data plane most of a second per request). The cut is found left to
+        # right, each search starting after the previous slash: linear in the path length.
+        set slash 0
+        for {set depth 0} {$depth < $max_path_segments} {incr depth} {
+            set slash [string first "/" $prefix [expr {$slash + 1}]]
+            if {$slash < 0} {
+                break
+            }
+        }
+        if {$slash > 0} {
+            set prefix [string range $prefix 0 [expr {$slash - 1}]]
+        }
         while {$prefix ne ""} {
             set target [class lookup "$host$prefix" $hosts_dg]
             if {$target ne ""} {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +49,16 @@ _NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A URL path prefix: segments of RFC 3986 pchar characters; no query, fragment or blanks.
 _PATH = re.compile(r"^(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$")
 _MONITOR_PATH = re.compile(r"^/[\x21-\x7e]*$")
+
+MAX_PATH_SEGMENTS = 32
+"""Deepest f5.path prefix, in segments. The HTTP router (irules/http_router.tcl, which holds the
+same number) looks for path routes among a request path's first MAX_PATH_SEGMENTS segments
+only, so its per-request work stays bounded; a deeper prefix could never match."""
+
+MAX_DRAIN = 3600.0
+"""Longest f5.drain, in seconds. A draining member keeps its container's address on the BIG-IP
+while Docker hands that address to the next container at once; an hour covers any graceful
+shutdown, and a larger value (1e300 parses) would hold the address for good."""
 
 
 def _hostnames(text: str) -> tuple[str, ...]:
@@ -169,8 +178,13 @@ def _drain(text: str) -> float:
         value = float(number)
     except ValueError:
         raise ValueError(f"must be a number of seconds (e.g. 30 or 2.5), got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
+    if value < 0:
         raise ValueError(f"must be a number of seconds >= 0, got {text!r}")
+    if not value <= MAX_DRAIN:  # also nan and inf, which float() accepts
+        raise ValueError(
+            f"must be a number of seconds from 0 to {MAX_DRAIN:g} (a draining member holds an "
+            f"address Docker reuses at once), got {text!r}"
+        )
     return value
 
 
@@ -194,6 +208,12 @@ def _path(text: str) -> str:
     if not _PATH.match(path) or "//" in path:
         raise ValueError(
             f"{text!r} is not a path prefix: start with /, no blanks, query (?) or fragment (#)"
+        )
+    depth = path.count("/")
+    if depth > MAX_PATH_SEGMENTS:
+        raise ValueError(
+            f"{text!r} has {depth} segments; at most {MAX_PATH_SEGMENTS} (the HTTP router looks "
+            f"for path routes among the first {MAX_PATH_SEGMENTS} segments of a request only)"
         )
     return path
 

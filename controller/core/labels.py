@@ -22,7 +22,7 @@ so reading one route's labels tells the whole story of that route.
 | members    | container, node, host                                    | from settings      |
 | network    | Docker network whose container address is used           | the only network   |
 | ratio      | member ratio 1..65535                                    | 1                  |
-| drain      | seconds (>= 0) a vanished member stays disabled          | 0                  |
+| drain      | seconds (0..3600) a vanished member stays disabled       | 0                  |
 | dns        | true or false: GTM wide IPs for the hostnames            | from settings      |
 | path       | /PREFIX: route only requests under it (http/https)       | (whole host)       |
 

@@ -7,20 +7,24 @@ group, pool or record key on either side breaks these tests.
 
 from __future__ import annotations
 
+import re
 import tkinter
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controller.core.label_values import MAX_PATH_SEGMENTS
 from controller.core.model import DataGroup, Pool, full_path
 from controller.run.irules import load_irules
 from controller.settings import Settings, VirtualSettings
 from controller.workloads import Instance, NetworkAddress, Workload
 from tests.support.tcl.shim import DnsResult, IRuleRunner
 
+ROOT = Path(__file__).resolve().parents[2]
 HTTP_VS = "192.0.2.10"
 NOT_FOUND = "No application is configured for this host name.\n"
 
@@ -208,6 +212,67 @@ def test_every_hosts_record_names_a_pool_the_router_can_select() -> None:
         assert run.http(host, "/" + path) == ("pool", target), key
 
 
+# A path of 16 000 segments: what a client can send in one request line to make the router work.
+DEEP = 16_000
+
+
+def deep_path(*head: str) -> str:
+    return "/" + "/".join([*head, *["s"] * (DEEP - len(head))])
+
+
+def path_lookup_chars(host: str, path: str, depths: range) -> int:
+    """The characters of the `hosts` keys host + (first d segments of path), d in depths."""
+    segments = path.split("/")  # [""] + the segments
+    return sum(len(host + "/".join(segments[: depth + 1])) for depth in depths)
+
+
+def test_a_16000_segment_path_is_routed_with_a_bounded_number_of_lookups(
+    router: IRuleRunner,
+) -> None:
+    # Before the cut, the router made one lookup (and one string copy) per segment: 15 999
+    # lookups over 256 million characters for the first request below.
+    path = deep_path("api", "v1", "users")
+    assert router.http("api.example.com", path) == pool("shop_apiv1_default")
+    # Depths 32 down to 2, where /api/v1 answers.
+    assert router.lookups().calls == MAX_PATH_SEGMENTS - 1
+    assert router.lookups().chars == path_lookup_chars(
+        "api.example.com", path, range(2, MAX_PATH_SEGMENTS + 1)
+    )
+
+    # No path route among the first 32 segments: 32 path lookups, then the host's own pool.
+    path = deep_path("x")
+    assert router.http("api.example.com", path) == pool("shop_docs_default")
+    assert router.lookups().calls == MAX_PATH_SEGMENTS + 1
+    assert router.lookups().chars == path_lookup_chars(
+        "api.example.com", path, range(1, MAX_PATH_SEGMENTS + 1)
+    ) + len("api.example.com")
+
+    # Unknown host: 32 path lookups, the bare host, the container host, then the 404.
+    assert router.http("nosuch.example.com", deep_path()) == not_found()
+    assert router.lookups().calls == MAX_PATH_SEGMENTS + 2
+
+
+def test_path_routes_are_looked_for_among_the_first_32_segments_only() -> None:
+    # A route exactly MAX_PATH_SEGMENTS deep still takes deeper requests; a deeper key (which the
+    # f5.path grammar refuses, so only a hand-made data group holds one) is beyond the cut.
+    at_bound = "/" + "/".join(f"s{i}" for i in range(1, MAX_PATH_SEGMENTS + 1))
+    beyond = f"{at_bound}/s{MAX_PATH_SEGMENTS + 1}"
+    groups = handmade({"h.test" + at_bound: "/docker/at", "h.test" + beyond: "/docker/beyond"}, {})
+    run = IRuleRunner(SETTINGS_TEXTS["http_router"], groups)
+    assert run.http("h.test", at_bound) == ("pool", "/docker/at")
+    assert run.http("h.test", f"{beyond}/more") == ("pool", "/docker/at")
+    assert run.http("h.test", f"{at_bound}/{'/'.join(['x'] * DEEP)}") == ("pool", "/docker/at")
+    assert run.http("h.test", "/s1/s2") == not_found()
+
+
+def test_the_router_and_the_path_grammar_agree_on_the_segment_bound() -> None:
+    # The grammar refuses a prefix the router could never reach; both must move together.
+    template = (ROOT / "irules" / "http_router.tcl").read_text()
+    assert re.findall(r"^\s*set max_path_segments (\d+)$", template, flags=re.M) == [
+        str(MAX_PATH_SEGMENTS)
+    ]
+
+
 # --------------------------------------------------------------------------- DNS resolver
 
 
@@ -352,9 +417,10 @@ def test_the_shim_runs_rules_without_unsafe_tcl(command: str) -> None:
 
 
 def expected_route(routes: dict[str, str], host: str, path: str) -> str | None:
-    """Reference model: the longest whole-segment prefix of the path, then the bare host."""
+    """Reference model: the longest whole-segment prefix of the path among its first
+    MAX_PATH_SEGMENTS segments, then the bare host."""
     segments = [s for s in path.rstrip("/").split("/")]
-    for end in range(len(segments), 1, -1):
+    for end in range(min(len(segments), MAX_PATH_SEGMENTS + 1), 1, -1):
         key = host + "/".join(segments[:end])
         if key in routes:
             return routes[key]
@@ -382,6 +448,31 @@ def test_longest_prefix_matches_the_reference_model(
     want = expected_route(routes, "h.test", request_path)
     got = run.http("H.test:81", request_path + "?x=/a")
     assert got == (("pool", want) if want else not_found())
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    path=st.lists(st.sampled_from(["a", "b", ""]), min_size=28, max_size=40).map(
+        lambda s: "/" + "/".join(s)
+    ),
+    depths=st.sets(st.integers(1, 40), max_size=4),
+    bare=st.booleans(),
+)
+def test_deep_paths_match_the_reference_model(path: str, depths: set[int], bare: bool) -> None:
+    # Routes at prefixes of the request path itself, on both sides of the cut, with empty
+    # segments ("//") that count like any other.
+    segments = path.split("/")
+    routes = {
+        "h.test" + "/".join(segments[: depth + 1]): f"/docker/d{depth}"
+        for depth in depths
+        if depth < len(segments)
+    }
+    if bare:
+        routes["h.test"] = "/docker/bare"
+    run = IRuleRunner(SETTINGS_TEXTS["http_router"], handmade(routes, {}))
+    want = expected_route(routes, "h.test", path)
+    assert run.http("h.test", path) == (("pool", want) if want else not_found())
+    assert run.lookups().calls <= MAX_PATH_SEGMENTS + 2
 
 
 _RUNNERS: dict[Any, IRuleRunner] = {}

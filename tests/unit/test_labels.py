@@ -201,7 +201,9 @@ def test_path_is_normalised_without_trailing_slash() -> None:
         (on(hostname="w.example.com", ratio="0"), "f5.ratio", "from 1 to 65535"),
         (on(hostname="w.example.com", drain="-1"), "f5.drain", ">= 0"),
         (on(hostname="w.example.com", drain="soon"), "f5.drain", "number of seconds"),
-        (on(hostname="w.example.com", drain="nan"), "f5.drain", ">= 0"),
+        (on(hostname="w.example.com", drain="nan"), "f5.drain", "from 0 to 3600"),
+        (on(hostname="w.example.com", drain="1e300"), "f5.drain", "from 0 to 3600"),
+        (on(hostname="w.example.com", drain="inf"), "f5.drain", "from 0 to 3600"),
         (on(hostname="w.example.com", dns="maybe"), "f5.dns", "true or false"),
         (
             on(protocol="tcp", virtual="10.0.0.1:22", dns="true"),
@@ -243,6 +245,42 @@ def test_bad_labels_are_named_with_the_reason(
     with pytest.raises(LabelError) as raised:
         parse_labels(W, labels)
     assert raised.value.label == label
+
+
+@pytest.mark.parametrize("text", ["3600.5", "3601s", "1e300", "inf", "Infinity", "nan", "-nan"])
+def test_drain_beyond_an_hour_is_refused_naming_label_and_bound(text: str) -> None:
+    # 1e300 parses as a float: unbounded, it held a vanished member's address for good.
+    error = only_error(on(hostname="w.example.com", drain=text))
+    assert str(error) == (
+        f"{W}: label f5.drain: must be a number of seconds from 0 to 3600 (a draining member "
+        f"holds an address Docker reuses at once), got {text!r}"
+    )
+
+
+@pytest.mark.parametrize("text", ["-1", "-inf", "-0.5s"])
+def test_negative_drain_is_refused_naming_the_lower_bound(text: str) -> None:
+    error = only_error(on(hostname="w.example.com", drain=text))
+    assert str(error) == f"{W}: label f5.drain: must be a number of seconds >= 0, got {text!r}"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("3600", 3600.0), ("3600s", 3600.0), ("0", 0.0)])
+def test_drain_up_to_an_hour_is_accepted(text: str, seconds: float) -> None:
+    (route,) = parse_labels(W, on(hostname="w.example.com", drain=text))
+    assert route.drain == seconds
+
+
+def test_path_prefix_is_at_most_32_segments_deep() -> None:
+    # The HTTP router looks for path routes among a request's first 32 segments only: a deeper
+    # prefix could never match, so the grammar refuses it instead of routing nothing silently.
+    deepest = "/" + "/".join(f"s{i}" for i in range(1, 33))
+    (route,) = parse_labels(W, on(hostname="w.example.com", path=deepest + "/"))
+    assert route.path == deepest
+    error = only_error(on(hostname="w.example.com", path=deepest + "/s33"))
+    assert error.label == "f5.path"
+    assert error.reason == (
+        f"{deepest + '/s33'!r} has 33 segments; at most 32 (the HTTP router looks for path "
+        "routes among the first 32 segments of a request only)"
+    )
 
 
 def test_all_errors_are_reported_sorted_by_label() -> None:

@@ -14,6 +14,10 @@
 #   ::f5::http_request HOST URI          -> list of actions ({pool P} {node A P} {respond ...})
 #   ::f5::dns_request NAME TYPE          -> dict rcode, returned (0/1), answers (list of RRs)
 #   ::f5::logs                           -> the log lines of the last request
+#   ::f5::lookups                        -> dict calls, chars: the data-group lookups (class
+#                                           lookup/match/search) of the last request and the
+#                                           characters of the items they looked up, the work a
+#                                           device does per lookup (it hashes or scans the item)
 
 namespace eval ::f5 {
     variable rule ""
@@ -25,6 +29,7 @@ namespace eval ::f5 {
     variable actions {}
     variable logged {}
     variable dns [dict create]
+    variable lookups [dict create calls 0 chars 0]
 }
 
 proc ::f5::configure {rule_text class_dict pool_list} {
@@ -144,6 +149,7 @@ proc ::f5::class_find {form words} {
     } else {
         lassign $words name op item
     }
+    count_lookup $item
     set found {}
     set index 0
     dict for {key value} [class_records $name] {
@@ -169,6 +175,13 @@ proc ::f5::class_find {form words} {
     return $found
 }
 
+proc ::f5::count_lookup {item} {
+    variable lookups
+    dict incr lookups calls
+    dict incr lookups chars [string length $item]
+    return
+}
+
 proc ::f5::cmd_class {sub args} {
     switch -- $sub {
         lookup {
@@ -176,6 +189,7 @@ proc ::f5::cmd_class {sub args} {
                 error "class lookup: wrong number of arguments"
             }
             lassign $args item name
+            count_lookup $item
             set records [class_records $name]
             if {[dict exists $records $item]} {
                 return [dict get $records $item]
@@ -258,6 +272,7 @@ proc ::f5::http_request {host uri} {
     variable request [dict create host $host uri $uri]
     variable actions {}
     variable logged {}
+    variable lookups [dict create calls 0 chars 0]
     fresh_child
     fire HTTP_REQUEST
     return $actions
@@ -309,6 +324,7 @@ proc ::f5::dns_request {name type} {
     variable actions {}
     variable logged {}
     variable dns [dict create rcode NOERROR returned 0 answers {}]
+    variable lookups [dict create calls 0 chars 0]
     fresh_child
     fire DNS_REQUEST
     return $dns
@@ -401,4 +417,9 @@ proc ::f5::cmd_DNS_return {} {
 proc ::f5::logs {} {
     variable logged
     return $logged
+}
+
+proc ::f5::lookups {} {
+    variable lookups
+    return $lookups
 }

@@ -20,6 +20,15 @@ class DnsResult:
     answers: tuple[str, ...]  # "name. ttl IN TYPE rdata"
 
 
+@dataclass(frozen=True)
+class Lookups:
+    """The data-group lookups (class lookup/match/search) of one request: how many, and how many
+    characters their items held. Deterministic, unlike timings: what a test can bound."""
+
+    calls: int
+    chars: int
+
+
 class IRuleRunner:
     """Loads one iRule with the data groups (and pools) a BIG-IP would hold, then fires events.
 
@@ -57,6 +66,12 @@ class IRuleRunner:
             returned=str(fields["returned"]) == "1",
             answers=tuple(str(rr) for rr in self.tcl.tk.splitlist(fields["answers"])),
         )
+
+    def lookups(self) -> Lookups:
+        """The data-group lookups of the last request."""
+        words = self.tcl.tk.splitlist(self.tcl.call("::f5::lookups"))
+        fields = dict(zip(words[::2], words[1::2], strict=True))
+        return Lookups(calls=int(fields["calls"]), chars=int(fields["chars"]))
 
     def logs(self) -> tuple[str, ...]:
         return tuple(str(line) for line in self.tcl.tk.splitlist(self.tcl.call("::f5::logs")))
