@@ -17,7 +17,7 @@ from typing import Literal, Protocol, get_args
 SourceKind = Literal["swarm", "compose"]
 InstanceState = Literal["running", "starting", "stopping"]
 Health = Literal["none", "starting", "healthy", "unhealthy"]
-WorkloadState = Literal["synced", "invalid", "no_members"]
+WorkloadState = Literal["synced", "invalid", "no_members", "rejected"]
 ChangeAction = Literal["create", "update", "delete"]
 RunOutcome = Literal["success", "error", "skipped"]  # skipped: this task is not the writer
 

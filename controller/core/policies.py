@@ -1,17 +1,22 @@
 """Plan policies applied to the desired objects before `plan`: what a run must not take away.
 
-    keep_invalid_workloads(objects, desired, current, cluster_id) -> objects
+    keep_workloads(objects, desired, current, cluster_id, workload_ids) -> objects
+    keep_invalid_workloads(objects, desired, current, cluster_id)       -> objects
+    keep_held_members(objects, desired, current)                        -> objects
+    with_rejections(desired, rejected)                                  -> desired
 
-Pure; used by every run and by the `plan` command alike (through run/pipeline.py), so a dry
-run shows exactly what a real run would do.
+A kept workload's owned objects stay on the BIG-IP exactly as they are, and so do the
+data-group records that point at them: none of its new objects is written, none of its old
+ones is deleted. Pure; used by every run and by the `plan` command alike (through
+run/pipeline.py), so a dry run shows exactly what a real run would do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 
-from controller.core.desired import Desired, dns_safe
+from controller.core.desired import Desired, Problem, WorkloadResult, dns_names_of
 from controller.core.model import (
     BigipObject,
     DataGroup,
@@ -19,6 +24,7 @@ from controller.core.model import (
     Node,
     ObjectKey,
     Pool,
+    full_path,
     key_of,
     owner_marker,
     owner_of,
@@ -31,41 +37,111 @@ def keep_invalid_workloads(
     current: Mapping[ObjectKey, BigipObject],
     cluster_id: str,
 ) -> list[BigipObject]:
-    """Objects of a workload whose labels turned invalid stay on the BIG-IP as they are.
-
-    A typo in a label must not take a running application off the BIG-IP: the workload's
-    owned objects, and the data-group records pointing at them, are carried over unchanged
-    until its labels are fixed (or the workload goes away)."""
+    """A typo in a label must not take a running application off the BIG-IP: the objects of a
+    workload whose labels turned invalid are kept until its labels are fixed (or it goes)."""
     invalid = {w.workload for w in desired.workloads if w.state == "invalid"}
-    markers = {owner_marker(cluster_id, workload) for workload in invalid}
-    kept = [o for o in current.values() if not isinstance(o, Node) and owner_of(o) in markers]
-    if not kept:
+    return keep_workloads(objects, desired, current, cluster_id, invalid)
+
+
+def keep_workloads(
+    objects: list[BigipObject],
+    desired: Desired,
+    current: Mapping[ObjectKey, BigipObject],
+    cluster_id: str,
+    workload_ids: Collection[str],
+) -> list[BigipObject]:
+    """`objects` with the given workloads held as the device has them now."""
+    if not workload_ids:
         return objects
-    wanted = {key_of(o): o for o in objects}
+    markers = {owner_marker(cluster_id, workload) for workload in workload_ids}
+    own_desired = {k for w in desired.workloads if w.workload in workload_ids for k in w.objects}
+    kept = [o for o in current.values() if not isinstance(o, Node) and owner_of(o) in markers]
+    dropped = [o for o in objects if key_of(o) in own_desired or owner_of(o) in markers]
+    wanted = {key_of(o): o for o in objects if key_of(o) not in own_desired}
+    wanted = {k: o for k, o in wanted.items() if owner_of(o) not in markers}
     for obj in kept:
-        wanted.setdefault(key_of(obj), obj)
-    targets = {f"/{o.partition}/{o.name}" for o in kept if isinstance(o, Pool)}
-    targets |= {o.address for o in kept if isinstance(o, Member)}
-    names = _own_dns_names(invalid)
+        wanted[key_of(obj)] = obj
+    targets = _targets(kept) | _targets(dropped)
+    names = {name for workload in workload_ids for name in dns_names_of(workload)}
     for key, group in list(wanted.items()):
-        before = current.get(key)
-        if isinstance(group, DataGroup) and isinstance(before, DataGroup):
-            records = dict(group.records)
-            for name, value in before.records:
-                if name not in records and (
-                    name in names or value in targets or value.split(" ")[0] in targets
-                ):
-                    records[name] = value
-            wanted[key] = replace(group, records=tuple(sorted(records.items())))
+        if isinstance(group, DataGroup):
+            before = current.get(key)
+            old = before.records if isinstance(before, DataGroup) else ()
+            wanted[key] = replace(group, records=_kept_records(group.records, old, names, targets))
     return list(wanted.values())
 
 
-def _own_dns_names(workload_ids: set[str]) -> set[str]:
-    """The workloads' own DNS names in the endpoints data group ("www", "shop-www")."""
-    names = set()
-    for workload in workload_ids:
-        namespace, _, name = workload.rpartition("/")
-        names.add(dns_safe(name))
-        if namespace:
-            names.add(dns_safe(f"{namespace}-{name}"))
-    return names
+def keep_held_members(
+    objects: Iterable[BigipObject],
+    desired: Desired,
+    current: Mapping[ObjectKey, BigipObject],
+) -> list[BigipObject]:
+    """`objects` plus the current member of each held key, unchanged while its instance
+    serves and disabled (drained) once it does not (it is stopping).
+
+    Only a member that exists, in a pool the desired state still has, owned by that pool's
+    workload (same owner marker) is kept: a held key never creates a member, and never
+    touches one the controller does not own. The kept copy replaces whatever `objects` holds
+    for the key (a draining copy the run added because the member looked vanished).
+    """
+    wanted = {key_of(o): o for o in objects}
+    if not desired.held:
+        return list(wanted.values())
+    built = {key_of(o) for o in desired.objects}
+    pools = {
+        full_path(o.partition, o.name): o.description
+        for o in desired.objects
+        if isinstance(o, Pool)
+    }
+    for key, serving in desired.held.items():
+        before = current.get(key)
+        if key in built or not isinstance(before, Member):
+            continue
+        if pools.get(before.pool) != before.description or not before.description:
+            continue
+        wanted[key] = before if serving else replace(before, enabled=False)
+    return list(wanted.values())
+
+
+def with_rejections(desired: Desired, rejected: Mapping[str, str]) -> Desired:
+    """The workloads the device refused, as problems with the device's message: their state is
+    "rejected" and their objects stay as they were on the device."""
+    if not rejected:
+        return desired
+    problems = tuple(
+        Problem(w, "", f"BIG-IP rejected: {why}") for w, why in sorted(rejected.items())
+    )
+    results = tuple(
+        _rejected(r, rejected[r.workload]) if r.workload in rejected else r
+        for r in desired.workloads
+    )
+    return replace(desired, problems=desired.problems + problems, workloads=results)
+
+
+def _rejected(result: WorkloadResult, why: str) -> WorkloadResult:
+    problem = Problem(result.workload, "", f"BIG-IP rejected: {why}")
+    return replace(result, state="rejected", problems=result.problems + (problem,))
+
+
+def _targets(objects: Iterable[BigipObject]) -> set[str]:
+    """What data-group records of these objects point at: pool paths and member addresses."""
+    targets = {f"/{o.partition}/{o.name}" for o in objects if isinstance(o, Pool)}
+    return targets | {o.address for o in objects if isinstance(o, Member)}
+
+
+def _kept_records(
+    new: tuple[tuple[str, str], ...],
+    old: tuple[tuple[str, str], ...],
+    names: set[str],
+    targets: set[str],
+) -> tuple[tuple[str, str], ...]:
+    """New records, except that a kept workload's records stay as they were: its own names and
+    anything pointing at its pools or addresses ("ADDR PORT" records included)."""
+
+    def theirs(name: str, value: str) -> bool:
+        return name in names or value in targets or value.split(" ")[0] in targets
+
+    old_map = dict(old)
+    records = {n: v for n, v in new if not theirs(n, v) and not theirs(n, old_map.get(n, ""))}
+    records.update({n: v for n, v in old if theirs(n, v) or n in names})
+    return tuple(sorted(records.items()))

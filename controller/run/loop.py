@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.errors import BigipError, DockerUnavailable
+from controller.errors import DockerUnavailable
 from controller.observe.metrics import Metrics
 from controller.run.pipeline import Pipeline
 from controller.settings import Settings
@@ -78,7 +78,7 @@ class Reconciler(Pipeline):
         """Refresh the BIG-IP reachability between runs."""
         try:
             self.client.ping()
-        except BigipError as error:
+        except Exception as error:  # noqa: BLE001 - a ping must never end the loop
             if self.bigip_up:
                 log.warning("BIG-IP not reachable: %s", error)
             self._set_bigip_up(False)
@@ -96,7 +96,9 @@ class Reconciler(Pipeline):
                     self.metrics.docker_event(event.type, event.action)
                     if is_relevant(event):
                         self.trigger.mark(self.clock())
-            except DockerUnavailable as error:
+            except Exception as error:  # noqa: BLE001 - DockerUnavailable, or a bad event
+                if not isinstance(error, DockerUnavailable):
+                    log.exception("Docker event stream failed unexpectedly")
                 self._set_docker_up(False)
                 delay = retry_delay(failures)
                 failures += 1
@@ -158,6 +160,9 @@ class Reconciler(Pipeline):
                 retry_at, failures = None, 0
                 if dirty_since is not None and result.changes:
                     self.metrics.event_applied(self.clock() - dirty_since)
+                if self.rejected and self.device_changed:
+                    # What a refused workload collided with may be gone now: try it soon.
+                    retry_at = self.clock() + retry_delay(0)
         watcher.join(timeout=5)
 
 

@@ -30,11 +30,12 @@ from controller.core.model import (
     owner_of,
 )
 from controller.core.plan import Change, Changes, Policy, plan
-from controller.core.policies import keep_invalid_workloads
-from controller.core.view import after_changes, cache_was_in_sync
+from controller.core.policies import keep_held_members, keep_workloads, with_rejections
+from controller.core.view import cache_was_in_sync
 from controller.errors import BigipError, ControllerError, DockerUnavailable
 from controller.observe.logs import log_change
 from controller.observe.metrics import Metrics
+from controller.run.apply import Applier, Planner, workload_of
 from controller.run.problems import ProblemLog
 from controller.run.status import RunResult, StatusBoard
 from controller.settings import Settings
@@ -97,6 +98,11 @@ class Pipeline:
         self.draining: dict[ObjectKey, tuple[Member, float]] = {}
         self.problems = ProblemLog()
         self.board = StatusBoard()
+        self.applier = Applier(client, settings.max_transaction_changes)
+        # workload -> (fingerprint of its desired objects, the device's message)
+        self.rejected: dict[str, tuple[str, str]] = {}
+        self.device_changed = False
+        self._last_unexpected = ""
 
     @property
     def last_run(self) -> RunResult | None:
@@ -128,55 +134,125 @@ class Pipeline:
         changes = Changes()
         try:
             desired = build_desired(self._list_workloads(), self.settings, self.irules)
-            if not dry_run:
-                self.problems.report(desired.problems)
             objects = self._with_draining(desired, t0)
             leader = self.source.is_swarm_leader()
             self.metrics.set_leader(leader)
             if not leader and not dry_run:
+                self.problems.report(desired.problems, desired.notices)
                 return self._finish(
                     RunResult("skipped", resync, started, self.clock() - t0, desired=desired)
                 )
             resync = resync or self.current is None
             current = self._read_current(dry_run) if resync else dict(self.current or {})
-            objects = keep_invalid_workloads(objects, desired, current, self.settings.cluster_id)
-            policy = Policy(
-                cluster_id=self.settings.cluster_id,
-                guard_mass_delete=self.first_run and not self.settings.allow_mass_delete,
-                mass_delete_threshold=self.settings.mass_delete_threshold,
-            )
-            changes = plan(objects, current.values(), policy)
-            result = RunResult(
-                "success", resync, started, self.clock() - t0, changes=changes, desired=desired
-            )
+            replan = self._planner(objects, desired)
+            held_back = self._held_back(desired, resync)
+            changes = replan(held_back, current)
             if dry_run:
-                return result
+                return RunResult(
+                    "success", resync, started, self.clock() - t0, changes=changes, desired=desired
+                )
             self._log_plan(changes)
-            if changes:
-                self._apply(changes)
+            outcome = self.applier.apply(changes, current, replan, held_back)
+            desired = self._with_rejections(desired, outcome.rejected, held_back, outcome.applied)
+            self.problems.report(desired.problems, desired.notices)
+            changes = replace(changes, items=tuple(outcome.applied))
+            self._log_applied(outcome.applied)
             self._count_drift(changes, resync)
-            self.current = after_changes(current, changes)
+            self.current = outcome.current
             self._set_bigip_up(True)
             # The guard stays armed until a run passes it: held changes must not slip through
             # on the next run just because it is no longer the first.
             self.first_run = bool(changes.held)
-            return self._finish(replace(result, seconds=self.clock() - t0))
+            return self._finish(
+                RunResult(
+                    "success", resync, started, self.clock() - t0, changes=changes, desired=desired
+                )
+            )
         except ControllerError as error:
             if isinstance(error, BigipError):
                 # The cache may no longer match the device: read it again next time.
                 self.current = None
                 self._set_bigip_up(error.status != 0 and error.status < 500)
             log.error("run failed: %s", error)
-            failed = RunResult(
-                "error",
-                resync,
-                started,
-                self.clock() - t0,
-                changes=changes,
-                desired=desired,
-                error=str(error),
-            )
-            return failed if dry_run else self._finish(failed)
+            return self._failed(resync, started, t0, changes, desired, str(error), dry_run)
+        except Exception as error:  # noqa: BLE001 - the loop must outlive any one bad run
+            self.current = None
+            self._log_unexpected(error)
+            message = f"unexpected {type(error).__name__}: {error}"
+            return self._failed(resync, started, t0, changes, desired, message, dry_run)
+
+    def _failed(
+        self,
+        resync: bool,
+        started: float,
+        t0: float,
+        changes: Changes,
+        desired: Desired | None,
+        error: str,
+        dry_run: bool,
+    ) -> RunResult:
+        failed = RunResult(
+            "error",
+            resync,
+            started,
+            self.clock() - t0,
+            changes=changes,
+            desired=desired,
+            error=error,
+        )
+        return failed if dry_run else self._finish(failed)
+
+    def _log_unexpected(self, error: Exception) -> None:
+        """The traceback once per distinct failure; a repeat is one line (it retries often)."""
+        text = f"{type(error).__name__}: {error}"
+        if text != self._last_unexpected:
+            log.exception("run failed unexpectedly (will retry): %s", text)
+        else:
+            log.error("run failed unexpectedly again: %s", text)
+        self._last_unexpected = text
+
+    # ------------------------------------------------------------------ planning
+
+    def _planner(self, objects: list[BigipObject], desired: Desired) -> Planner:
+        """How this run plans for a device state with some workloads held as they are: the
+        workloads whose labels turned invalid always, others while the device refuses them."""
+        cluster_id = self.settings.cluster_id
+        invalid = frozenset(w.workload for w in desired.workloads if w.state == "invalid")
+        policy = Policy(
+            cluster_id=cluster_id,
+            guard_mass_delete=self.first_run and not self.settings.allow_mass_delete,
+            mass_delete_threshold=self.settings.mass_delete_threshold,
+        )
+
+        def replan(keep: frozenset[str], current: Mapping[ObjectKey, BigipObject]) -> Changes:
+            kept = keep_workloads(objects, desired, current, cluster_id, invalid | keep)
+            kept = keep_held_members(kept, desired, current)
+            return plan(kept, current.values(), policy)
+
+        return replan
+
+    def _held_back(self, desired: Desired, resync: bool) -> frozenset[str]:
+        """Refused workloads not tried again in this run. One is tried again when its objects
+        change, on a resync, and after a run that changed the device (what it collided with
+        may be gone): not on every event, where it would cost a refused transaction each time."""
+        prints = fingerprints(desired)
+        self.rejected = {w: r for w, r in self.rejected.items() if w in prints}
+        if resync or self.device_changed:
+            return frozenset()
+        return frozenset(w for w, (seen, _) in self.rejected.items() if prints[w] == seen)
+
+    def _with_rejections(
+        self,
+        desired: Desired,
+        refused: Mapping[str, str],
+        held_back: frozenset[str],
+        applied: list[Change],
+    ) -> Desired:
+        prints = fingerprints(desired)
+        still = {w: self.rejected[w] for w in held_back if w in self.rejected}
+        self.rejected = {**still, **{w: (prints.get(w, ""), why) for w, why in refused.items()}}
+        self.device_changed = bool(applied)
+        return with_rejections(desired, {w: why for w, (_, why) in self.rejected.items()})
 
     # ------------------------------------------------------------------ steps
 
@@ -200,7 +276,8 @@ class Pipeline:
         """Desired objects plus disabled copies of members that vanished less than `drain`
         seconds ago, so connections finish before the member is removed."""
         objects = list(desired.objects)
-        wanted = {key_of(o) for o in objects}
+        # A held member (its instance is only left out for now) is not vanished: no drain timer.
+        wanted = {key_of(o) for o in objects} | set(desired.held)
         pools = {f"/{o.partition}/{o.name}" for o in objects if o.kind == "ltm/pool"}
         for obj in (self.current or {}).values():
             key = key_of(obj)
@@ -209,22 +286,21 @@ class Pipeline:
             seconds = float(desired.drain.get(obj.pool, 0.0))
             if seconds > 0 and is_owned(owner_of(obj), self.settings.cluster_id):
                 self.draining[key] = (replace(obj, enabled=False), now + seconds)
+        # Docker gives a vanished container's address to the next one at once: a draining
+        # member holding an address that a new member needs has nothing left to drain (its
+        # container is gone) and must not block the new one (one address, one node).
+        taken = {o.address: o.node for o in objects if isinstance(o, Member)}
         for key, (member, deadline) in list(self.draining.items()):
-            if key in wanted or now >= deadline or member.pool not in pools:
+            reused = taken.get(member.address, member.node) != member.node
+            if key in wanted or now >= deadline or member.pool not in pools or reused:
                 del self.draining[key]
             else:
                 objects.append(member)
         return objects
 
-    def _apply(self, changes: Changes) -> None:
-        """Apply in order, at most `max_transaction_changes` per transaction."""
-        size = self.settings.max_transaction_changes
-        items = list(changes.items)
-        for start in range(0, len(items), size):
-            self.client.apply(items[start : start + size])
-        for change in changes.items:
-            workload = owner_of(change.obj).partition(" workload=")[2]
-            log_change(log, change.action, change.obj.kind, change.key.path, workload)
+    def _log_applied(self, applied: list[Change]) -> None:
+        for change in applied:
+            log_change(log, change.action, change.obj.kind, change.key.path, workload_of(change))
 
     def next_drain_deadline(self) -> float | None:
         return min((d for _, d in self.draining.values()), default=None)
@@ -235,7 +311,7 @@ class Pipeline:
         self.metrics.run_finished(result.result, result.seconds, result.changes.counts())
         if result.desired is not None:
             self.metrics.set_workload_states(Counter(w.state for w in result.desired.workloads))
-            self.metrics.set_label_errors(len(result.desired.problems))
+            self.metrics.set_label_errors(label_problems(result.desired))
         if self.current is not None:
             owned = Counter(
                 o.kind
@@ -291,3 +367,18 @@ class Pipeline:
         return self.board.render(
             self.settings.partition, self.settings.cluster_id, status() if status else {}
         )
+
+
+def fingerprints(desired: Desired) -> dict[str, str]:
+    """Workload -> a digest of its desired objects: a refused workload whose objects changed
+    is worth another try."""
+    objects = {key_of(o): o for o in desired.objects}
+    return {
+        w.workload: repr(sorted(repr(objects.get(k)) for k in w.objects)) for w in desired.workloads
+    }
+
+
+def label_problems(desired: Desired) -> int:
+    """Problems of the labels, not of the device: what the label_errors alert is about."""
+    refused = {w.workload for w in desired.workloads if w.state == "rejected"}
+    return sum(1 for p in desired.problems if p.workload not in refused or p.label)

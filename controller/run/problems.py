@@ -1,5 +1,6 @@
-"""The problem log: each workload problem is logged once when it appears and once when it is
-resolved, not on every run (a run every few seconds would otherwise flood the log)."""
+"""The problem log: each workload problem (and each instance left out of its members) is logged
+once when it appears and once when it is resolved, not on every run (a run every few seconds
+would otherwise flood the log)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ _Entry = tuple[str, str, str]  # (workload, label, reason)
 class ProblemLog:
     def __init__(self) -> None:
         self.reported: frozenset[_Entry] = frozenset()
+        self.noticed: frozenset[_Entry] = frozenset()
 
-    def report(self, problems: Iterable[Problem]) -> None:
+    def report(self, problems: Iterable[Problem], notices: Iterable[Problem] = ()) -> None:
+        self._notices(notices)
         now = frozenset((p.workload, p.label, p.reason) for p in problems)
         for workload, label, reason in sorted(now - self.reported):
             log.error(
@@ -35,3 +38,21 @@ class ProblemLog:
                 extra={"workload": workload, "label": label},
             )
         self.reported = now
+
+    def _notices(self, notices: Iterable[Problem]) -> None:
+        now = frozenset((n.workload, n.instance, n.reason) for n in notices)
+        for workload, instance, reason in sorted(now - self.noticed):
+            log.warning(
+                "workload %s: %s",
+                workload,
+                reason,
+                extra={"workload": workload, "instance": instance},
+            )
+        for workload, instance, _ in sorted(self.noticed - now):
+            log.info(
+                "workload %s: instance %s is a member again or gone",
+                workload,
+                instance,
+                extra={"workload": workload, "instance": instance},
+            )
+        self.noticed = now

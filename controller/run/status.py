@@ -85,6 +85,7 @@ def workload_status(result: WorkloadResult) -> dict[str, Any]:
         "routes": [asdict(route) for route in result.routes],
         "objects": [str(k) for k in result.objects],
         "errors": [{"label": p.label, "reason": p.reason} for p in result.problems],
+        "notices": [{"instance": n.instance, "reason": n.reason} for n in result.notices],
     }
 
 

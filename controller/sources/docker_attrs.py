@@ -50,6 +50,7 @@ F5_PREFIX = "f5."
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 COMPOSE_NUMBER = "com.docker.compose.container-number"
+COMPOSE_ONEOFF = "com.docker.compose.oneoff"
 SWARM_SERVICE_ID = "com.docker.swarm.service.id"
 STACK_NAMESPACE = "com.docker.stack.namespace"
 
@@ -106,6 +107,25 @@ def _subnets(networks: Iterable[Attrs]) -> dict[str, tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------- Compose
+
+# Container states (list `State`, inspect `State.Status`) in which the process exists: what the
+# engine lists without `all`.
+RUNNING_STATES = frozenset({"running", "paused", "restarting"})
+
+
+def forms_compose_workload(labels: Mapping[str, str] | None, state: str) -> bool:
+    """Whether a container with these labels, in this state, belongs to a labelled Compose
+    workload (a Swarm task's container never does).
+
+    A stopped container of a service keeps its workload (with no instance) until it is
+    removed. A finished one-off container (`docker compose run`) is no replica of the service:
+    it must not keep the workload once the service's own containers are gone.
+    """
+    labels = labels or {}
+    if SWARM_SERVICE_ID in labels or not has_f5_labels(labels):
+        return False
+    return labels.get(COMPOSE_ONEOFF) != "True" or state in RUNNING_STATES
+
 
 _CONTAINER_STATES: dict[str, InstanceState] = {
     "running": "running",
@@ -182,14 +202,16 @@ def compose_workloads(
 
     Swarm task containers (they carry `com.docker.swarm.service.id`) are skipped: Swarm
     services are reported by `swarm_workloads` from the service and its tasks. Exited and dead
-    containers are not instances. The workload's labels, exposed ports and health check come
-    from its most recently created container: during a `compose up` that changes a label, the
-    new configuration is the one being rolled out.
+    containers are not instances, but they still form their workload: a stopped service has
+    a workload with no instances (no members), so its pool survives `docker compose stop`.
+    The workload's labels, exposed ports and health check come from its most recently created
+    container: during a `compose up` that changes a label, the new configuration is the one
+    being rolled out.
     """
     groups: dict[tuple[str, str], list[Attrs]] = {}
     for attrs in containers:
         labels = _get(attrs, "Config", "Labels") or {}
-        if SWARM_SERVICE_ID in labels or not has_f5_labels(labels):
+        if not forms_compose_workload(labels, str(_get(attrs, "State", "Status") or "")):
             continue
         project, service = labels.get(COMPOSE_PROJECT), labels.get(COMPOSE_SERVICE)
         if not project or not service:

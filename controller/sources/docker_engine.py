@@ -6,9 +6,14 @@ and hands it to the pure converters in `workloads.py`; every engine failure beco
 
 Cost of `list_workloads` (engine API calls), whatever the number of workloads:
 
-    info, containers (running only), networks                        always / when labelled
+    info, containers (all, stopped ones too), networks               always / when labelled
     services, nodes, tasks (filtered to the labelled services)       on a Swarm manager
     + one inspect per labelled container the source has not seen before
+
+Stopped Compose containers are listed because they still form their workload (with no
+instances): `docker compose stop`, `restart` and `up --force-recreate` then keep the pool, its
+monitor and the `hosts` record, as a Swarm service scaled to zero does, instead of deleting and
+recreating them a moment later. Only removing the containers (`compose down`, `rm`) ends it.
 
 Container configuration (labels, name, health check, EXPOSE) never changes during a
 container's life, so inspect results are cached by container id; the live fields (state,
@@ -35,8 +40,10 @@ import requests
 from controller.errors import DockerUnavailable
 from controller.sources.docker_attrs import (
     RELEVANT_EVENTS,
+    RUNNING_STATES,
     SWARM_SERVICE_ID,
     compose_workloads,
+    forms_compose_workload,
     has_f5_labels,
     is_terminating_signal,
     mark_stopping,
@@ -230,15 +237,13 @@ class DockerSource:
             hostname=str(info.get("Name") or ""),
             address=self.node_address or (str(swarm.get("NodeAddr") or "") if in_swarm else ""),
         )
-        summaries = self._call("container list", lambda: api.containers(all=False))
-        live = {s["Id"] for s in summaries}
-        for cid in [c for c in self._inspected if c not in live]:
-            del self._inspected[cid]  # gone: keep the cache as small as the engine
+        summaries = self._call("container list", lambda: api.containers(all=True))
+        existing = {s["Id"] for s in summaries}
+        for cid in [c for c in self._inspected if c not in existing]:
+            del self._inspected[cid]  # removed: keep the cache as small as the engine
 
         compose_summaries = [
-            s
-            for s in summaries
-            if SWARM_SERVICE_ID not in (s.get("Labels") or {}) and has_f5_labels(s.get("Labels"))
+            s for s in summaries if forms_compose_workload(s.get("Labels"), str(s.get("State")))
         ]
         services: list[dict[str, Any]] = []
         if in_swarm and swarm.get("ControlAvailable"):
@@ -248,8 +253,13 @@ class DockerSource:
                 if has_f5_labels((s.get("Spec") or {}).get("Labels"))
             ]
         service_ids = {s["ID"] for s in services}
+        # Swarm keeps the exited containers of a few past tasks per slot; only the running ones
+        # tell anything (health, EXPOSE), so only they cost an inspect.
         task_summaries = [
-            s for s in summaries if (s.get("Labels") or {}).get(SWARM_SERVICE_ID) in service_ids
+            s
+            for s in summaries
+            if (s.get("Labels") or {}).get(SWARM_SERVICE_ID) in service_ids
+            and s.get("State") in RUNNING_STATES
         ]
         if not compose_summaries and not services:
             return []
@@ -266,7 +276,7 @@ class DockerSource:
             )
         workloads.sort(key=lambda w: (w.source, w.namespace, w.name))
         with self._stopping_lock:
-            self._stopping &= live
+            self._stopping &= existing
             stopping = frozenset(self._stopping)
         return mark_stopping(workloads, stopping)
 

@@ -235,3 +235,37 @@ def _own_container_ids(lab: DockerLab) -> set[str]:
     return {c.id for c in lab.client.containers.list() if lab.owns(c.name)} | (
         _task_container_ids(lab)
     )
+
+
+def test_stopped_compose_containers_keep_their_workloads_at_the_same_cost(
+    docker_lab: DockerLab, source: DockerSource, busybox_image: str
+) -> None:
+    containers = []
+    for n in range(3):
+        labels = {**COMPOSE_LABELS, "com.docker.compose.project": docker_lab.name(f"p{n}")}
+        containers.append(docker_lab.run(busybox_image, f"c{n}", labels=labels))
+
+    def ours() -> dict[str, int]:
+        """Our workloads -> their number of instances."""
+        return {
+            w.id: len(w.instances) for w in source.list_workloads() if docker_lab.prefix in w.id
+        }
+
+    spy = CallSpy(source)
+    assert wait_until(lambda: set(ours().values()) == {1} and ours(), what="three workloads")
+    spy.take(set())
+    own = {c.id for c in containers}
+    ours()
+    running = spy.take(own)
+
+    for container in containers:
+        container.stop(timeout=0)  # what `docker compose stop` does to each container
+    # Stopped, the containers still form their workloads, without instances (no members), at
+    # the cost of a running listing: no inspect again (the cache keeps them).
+    assert ours() == {f"{docker_lab.name(f'p{n}')}/www": 0 for n in range(3)}
+    assert spy.take(own) == running
+    assert not [p for _, p in running if p.startswith("containers/") and p != "containers/json"]
+
+    for container in containers:
+        container.remove()  # `docker compose down`: now they are gone
+    assert ours() == {}

@@ -96,6 +96,11 @@ def test_compose_project_with_two_replicas(
     )
 
     compose.run(project, "stop", "-t", "0", "www")
+    # Stopped containers still form their workload, without instances (so no members): the
+    # pool survives `docker compose stop`; removing the containers ends it.
+    (stopped,) = _ours(source.list_workloads(), project)
+    assert stopped.instances == () and stopped.labels == workload.labels
+    compose.run(project, "rm", "-f", "www")
     assert _ours(source.list_workloads(), project) == []
 
 

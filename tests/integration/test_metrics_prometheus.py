@@ -133,6 +133,7 @@ def test_dashboard_and_alert_expressions_evaluate_and_hold_expected_values(
         "synced": 3,
         "invalid": 2,
         "no_members": 0,
+        "rejected": 0,
     }
     assert q(f'bigip_ctlr_bigip_requests_total{{{JOB}, method="GET", status="0"}}') == 8
     assert q(f'bigip_ctlr_owned_objects{{{JOB}, kind="ltm/pool/members"}}') == 6

@@ -257,6 +257,7 @@ def test_prometheus_evaluates_every_chart_expression_against_a_running_controlle
         "synced": 1,
         "invalid": 1,
         "no_members": 0,
+        "rejected": 0,
     }
     label_errors = q(f"bigip_ctlr_label_errors{{{JOB}}}")
     assert label_errors is not None and label_errors >= 1

@@ -34,6 +34,7 @@ from controller.core.model import (
     to_icontrol,
 )
 from controller.core.plan import Policy, plan
+from controller.core.policies import keep_held_members
 from controller.settings import GtmSettings, Settings, VirtualSettings
 from controller.workloads import HealthCheck, Instance, NetworkAddress, PublishedPort, Workload
 
@@ -365,7 +366,8 @@ def test_virtual_address_collisions() -> None:
 def test_port_must_be_labelled_unless_exactly_one_is_exposed(
     exposed: tuple[tuple[int, str], ...], fragment: str
 ) -> None:
-    desired = build(workload({"f5.hostname": "www.example.com"}, exposed=exposed))
+    running = (container(1, "172.18.0.2"),)
+    desired = build(workload({"f5.hostname": "www.example.com"}, running, exposed=exposed))
     (problem,) = desired.problems
     assert problem.label == "f5.port"
     assert fragment in problem.reason and "set f5.port" in problem.reason
@@ -437,9 +439,12 @@ def test_several_networks_need_a_network_label() -> None:
     nets = (bridge("172.19.0.2", "shop_back", "172.19.0.0/16"), bridge("172.18.0.2"))
     instances = (container(1, "", networks=nets),)
     desired = build(workload({"f5.hostname": "w.example.com"}, instances))
-    (problem,) = desired.problems
-    assert problem.label == "f5.network"
-    assert "several networks (shop_back, shop_default)" in problem.reason
+    assert desired.problems == ()
+    (notice,) = desired.notices
+    assert notice.instance == "shop-www-1" and notice.label == ""
+    assert "several networks (shop_back, shop_default)" in notice.reason
+    assert "set f5.network" in notice.reason
+    assert desired.workloads[0].state == "no_members"
     # The label names the network with or without the project prefix.
     for network in ("back", "shop_back"):
         labelled = build(
@@ -451,17 +456,23 @@ def test_several_networks_need_a_network_label() -> None:
 def test_network_label_naming_a_network_the_containers_are_not_on() -> None:
     labels = {"f5.hostname": "w.example.com", "f5.network": "front"}
     desired = build(workload(labels, (container(1, "172.18.0.2"),)))
-    (problem,) = desired.problems
-    assert problem == Problem(
-        "shop/www",
-        "f5.network",
-        "instance shop-www-1 is not on network front (it is on: shop_default)",
+    assert desired.problems == ()
+    assert desired.notices == (
+        Problem(
+            "shop/www",
+            "",
+            "instance shop-www-1: no address on network front (it is on: shop_default); left out",
+            "shop-www-1",
+        ),
     )
+    assert desired.workloads[0].state == "no_members"
 
 
 def test_container_mode_with_no_address_at_all() -> None:
     desired = build(workload({"f5.hostname": "w.example.com"}, (container(1, "", networks=()),)))
-    assert "has no container address" in desired.problems[0].reason
+    assert desired.problems == ()
+    assert "no container address" in desired.notices[0].reason
+    assert "members=host" in desired.notices[0].reason
 
 
 def test_problem_detected_while_the_first_container_is_still_starting() -> None:
@@ -556,12 +567,14 @@ def test_host_mode_uses_each_instance_host_port() -> None:
     assert endpoints["www-node2-lab-3"] == "192.0.2.2"
 
 
-def test_host_mode_without_a_host_port_is_a_problem() -> None:
+def test_host_mode_without_a_host_port_leaves_the_instance_out() -> None:
     labels = {"f5.hostname": "w.example.com", "f5.members": "host"}
     mesh_only = (PublishedPort(80, 8080, "tcp", "ingress"),)
     desired = build(workload(labels, (container(1, "172.18.0.2", published=mesh_only),)))
-    assert desired.problems[0].label == "f5.members"
-    assert "publishes no host port for 80/tcp" in desired.problems[0].reason
+    assert desired.problems == ()
+    (notice,) = desired.notices
+    assert notice.instance == "shop-www-1"
+    assert "no host port for 80/tcp" in notice.reason and "mode: host" in notice.reason
 
 
 def test_global_service_names_use_the_node_hostname() -> None:
@@ -945,3 +958,226 @@ def test_one_compose_project_on_several_nodes_gets_node_qualified_members() -> N
     ]
     single = build(workload({"f5.hostname": "www.example.com"}, instances[:1]))
     assert [m.name for m in objects_of(single, Member)] == ["shop-www-1:80"]
+
+
+# --------------------------------------------------------------------------- instances left out
+
+
+def three(labels: dict[str, str] | None = None, **instances: Instance) -> Workload:
+    """shop/www with replicas 1..3 on shop_default; `s2=...` replaces replica 2."""
+    found = [container(s, f"172.18.0.{10 + s}") for s in (1, 2, 3)]
+    for key, replacement in instances.items():
+        found[int(key[1:]) - 1] = replacement
+    return workload({"f5.hostname": "www.example.com", **(labels or {})}, tuple(found))
+
+
+def members_of(desired: Desired) -> dict[str, tuple[str, bool]]:
+    return {m.name: (m.address, m.enabled) for m in objects_of(desired, Member)}
+
+
+def test_a_disconnected_instance_is_left_out_and_the_rest_syncs() -> None:
+    detached = container(2, "", networks=())  # `docker network disconnect shop_default`
+    desired = build(three(s2=detached))
+    assert members_of(desired) == {
+        "shop-www-1:80": ("172.18.0.11", True),
+        "shop-www-3:80": ("172.18.0.13", True),
+    }
+    # Not a label error: the label_errors metric counts Desired.problems.
+    assert desired.problems == () and desired.workloads[0].problems == ()
+    (notice,) = desired.notices
+    assert notice.workload == "shop/www" and notice.instance == "shop-www-2"
+    assert notice.reason.startswith("instance shop-www-2: no container address")
+    assert notice.reason.endswith("left out")
+    assert desired.workloads[0].notices == (notice,)
+    assert desired.workloads[0].state == "synced"
+    # Its address is gone: its member is not held (it goes, drained like a vanished one), and
+    # nothing routes to it by name any more.
+    assert desired.held == {}
+    assert "www-2.example.com" not in records(desired, "endpoints")
+    assert records(desired, "hosts") == {"www.example.com": "/docker/shop_www_default"}
+
+
+def test_an_instance_off_the_labelled_network_is_left_out() -> None:
+    nets = (bridge("172.19.0.12", "shop_back", "172.19.0.0/16"),)
+    labels = {"f5.network": "front"}
+    front = [
+        container(s, "", networks=(bridge(f"172.20.0.{10 + s}", "shop_front"),)) for s in (1, 3)
+    ]
+    desired = build(three(labels, s1=front[0], s2=container(2, "", networks=nets), s3=front[1]))
+    assert set(members_of(desired)) == {"shop-www-1:80", "shop-www-3:80"}
+    assert [n.reason for n in desired.notices] == [
+        "instance shop-www-2: no address on network front (it is on: shop_back); left out"
+    ]
+    assert desired.problems == () and desired.held == {}
+
+
+def test_a_second_network_on_one_instance_holds_its_member() -> None:
+    # `docker network connect other shop-www-2`, no f5.network: which address the BIG-IP
+    # reaches is unknown, but the one its member points at still answers.
+    nets = (bridge("172.19.0.12", "other", "172.19.0.0/16"), bridge("172.18.0.12"))
+    desired = build(three(s2=container(2, "", networks=nets)))
+    assert set(members_of(desired)) == {"shop-www-1:80", "shop-www-3:80"}
+    assert desired.problems == ()
+    (notice,) = desired.notices
+    assert "several networks (other, shop_default)" in notice.reason
+    assert "set f5.network" in notice.reason
+    held = "ltm/pool/members /docker/shop_www_default/members/shop-www-2:80"
+    assert {str(k): v for k, v in desired.held.items()} == {held: True}
+    assert desired.workloads[0].state == "synced"
+
+
+def test_a_held_member_of_a_stopping_instance_is_to_be_drained() -> None:
+    nets = (bridge("172.19.0.12", "other", "172.19.0.0/16"), bridge("172.18.0.12"))
+    stopping = container(2, "", networks=nets, state="stopping")
+    unhealthy = container(3, "", networks=nets, health="unhealthy")
+    desired = build(three(s2=stopping, s3=unhealthy))
+    assert set(members_of(desired)) == {"shop-www-1:80"}
+    assert desired.problems == ()
+    # Stopping: kept, disabled. Unhealthy: no member, as for any unhealthy instance.
+    assert {str(k).rsplit("/", 1)[1]: v for k, v in desired.held.items()} == {
+        "shop-www-2:80": False
+    }
+
+
+def test_a_killed_replica_is_drained_while_another_is_disconnected() -> None:
+    desired = build(
+        three(
+            {"f5.drain": "30"},
+            s2=container(2, "", networks=()),
+            s3=container(3, "172.18.0.13", state="stopping"),  # `docker kill` of replica 3
+        )
+    )
+    assert members_of(desired) == {
+        "shop-www-1:80": ("172.18.0.11", True),
+        "shop-www-3:80": ("172.18.0.13", False),
+    }
+    assert desired.workloads[0].state == "synced"
+    assert desired.drain == {"/docker/shop_www_default": 30.0}
+
+
+def test_only_left_out_instances_is_no_members_not_invalid() -> None:
+    desired = build(
+        workload(
+            {"f5.hostname": "www.example.com"},
+            (container(1, "", networks=()), container(2, "", networks=())),
+        )
+    )
+    assert desired.workloads[0].state == "no_members"
+    assert desired.problems == ()
+    assert [n.instance for n in desired.notices] == ["shop-www-1", "shop-www-2"]
+    assert objects_of(desired, Pool) and not objects_of(desired, Member)
+
+
+def test_a_starting_instance_is_never_reported() -> None:
+    # A container being created has no address yet, a new task no host port: they are no
+    # members anyway, and a notice (or label error) on every start would be noise.
+    created = container(2, "", networks=(), state="starting", health="none")
+    desired = build(three(s2=created))
+    assert desired.problems == () and desired.notices == ()
+    labels = {"f5.hostname": "w.example.com", "f5.members": "host"}
+    task = container(1, "172.18.0.2", state="starting", health="starting")
+    assert build(workload(labels, (task,), source="swarm")).notices == ()
+
+
+def test_an_instance_detached_from_its_bridge_keeps_only_overlay_and_is_left_out() -> None:
+    overlay = NetworkAddress("shop_net", "10.0.1.5", "overlay", "10.0.1.0/24")
+    detached = container(2, "", networks=(overlay,))
+    desired = build(
+        three(
+            s1=container(1, "", networks=(overlay, bridge("172.18.0.11"))),
+            s2=detached,
+            s3=container(3, "", networks=(overlay, bridge("172.18.0.13"))),
+        )
+    )
+    assert desired.problems == ()
+    assert set(members_of(desired)) == {"shop-www-1:80", "shop-www-3:80"}
+    assert "only on overlay network(s) (shop_net)" in desired.notices[0].reason
+
+
+def test_routes_report_a_left_out_instance_once() -> None:
+    labels = {"f5.api.hostname": "api.example.com", "f5.api.port": "8080"}
+    desired = build(three(labels, s2=container(2, "", networks=())))
+    assert len(objects_of(desired, Pool)) == 2
+    assert [n.instance for n in desired.notices] == ["shop-www-2"]
+
+
+def test_start_first_update_with_dynamic_host_ports() -> None:
+    # `--update-order start-first`, `--publish mode=host,target=80`: the service spec names no
+    # published port; the new task runs before the manager reports the port it got.
+    old = replace(
+        swarm_task(1, "n1", "192.0.2.1", "10.0.1.3"),
+        published_ports=(PublishedPort(80, 30001, "tcp", "host"),),
+    )
+    new = replace(swarm_task(1, "n2", "192.0.2.2", "10.0.1.4"), name="shop_www-1b")
+    labels = {"f5.hostname": "w.example.com", "f5.members": "host"}
+    desired = build(workload(labels, (old, new), source="swarm"))
+    assert desired.problems == ()
+    assert [(m.name, m.enabled) for m in objects_of(desired, Member)] == [("n1:30001", True)]
+    (notice,) = desired.notices
+    assert notice.instance == "shop_www-1b"
+    assert "no host port for 80/tcp" in notice.reason
+    assert desired.workloads[0].state == "synced"
+    assert desired.held == {}  # its member name needs the port: there is none to keep
+
+
+def test_a_swarm_service_before_its_first_task_is_no_members_without_a_problem() -> None:
+    labels = {"f5.hostname": "api.example.com"}  # no f5.port, no EXPOSE seen, nothing published
+    check = HealthCheck(("CMD-SHELL", "wget -q -O- http://localhost:8080/ready"))
+    new = workload(labels, (), name="api", source="swarm", exposed=(), healthcheck=check)
+    desired = build(new)
+    assert desired.problems == () and desired.notices == ()
+    assert desired.workloads[0].state == "no_members"
+    # The pool exists without members (a Swarm service scaled to zero keeps it), and the
+    # monitor follows the HEALTHCHECK even though its port cannot be matched yet.
+    (pool,) = objects_of(desired, Pool)
+    assert records(desired, "hosts") == {"api.example.com": f"/docker/{pool.name}"}
+    (monitor,) = objects_of(desired, Monitor)
+    assert monitor.send.startswith("GET /ready ")
+    assert not objects_of(desired, Member)
+    # A task that is only starting (on another node: no EXPOSE known) changes nothing...
+    task = replace(swarm_task(1, "n2", "192.0.2.2", "10.0.1.4"), state="starting")
+    assert build(replace(new, instances=(task,))).problems == ()
+    # ...the problem appears once an instance runs and the port still cannot be told.
+    running = build(replace(new, instances=(replace(task, state="running"),)))
+    (problem,) = running.problems
+    assert problem.label == "f5.port" and running.workloads[0].state == "invalid"
+
+
+# --------------------------------------------------------------------------- held members
+
+
+def held_case() -> tuple[Desired, Member]:
+    nets = (bridge("172.19.0.12", "other", "172.19.0.0/16"), bridge("172.18.0.12"))
+    desired = build(three(s2=container(2, "", networks=nets)))
+    before = Member(
+        "/docker/shop_www_default", "docker", "shop-www-2:80", "172.18.0.12", 1, True, SHOP
+    )
+    return desired, before
+
+
+def test_keep_held_members_keeps_the_current_member_as_it_is() -> None:
+    desired, before = held_case()
+    current = {key_of(o): o for o in desired.objects} | {key_of(before): before}
+    kept = keep_held_members(desired.objects, desired, current)
+    assert before in kept
+    assert plan(kept, current.values(), Policy(cluster_id="default")).items == ()
+
+
+def test_keep_held_members_replaces_a_draining_copy_and_drains_a_stopping_instance() -> None:
+    desired, before = held_case()
+    current = {key_of(before): before}
+    draining = replace(before, enabled=False)  # what the run adds for a vanished member
+    kept = keep_held_members([*desired.objects, draining], desired, current)
+    assert before in kept and draining not in kept
+    stopping = replace(desired, held={key_of(before): False})
+    assert draining in keep_held_members(desired.objects, stopping, current)
+
+
+def test_keep_held_members_never_creates_nor_takes_what_is_not_its_workloads() -> None:
+    desired, before = held_case()
+    assert keep_held_members(desired.objects, desired, {}) == list(desired.objects)
+    foreign = replace(before, description="by hand")
+    other = replace(before, description=f"{MARK} workload=shop/api")
+    for member in (foreign, other):
+        kept = keep_held_members(desired.objects, desired, {key_of(member): member})
+        assert member not in kept

@@ -123,7 +123,7 @@ def test_one_spelling_of_each_workload_state_from_desired_to_metrics_to_dashboar
         "shop/bad": "invalid",
         "shop/idle": "no_members",
     }
-    assert {w["state"] for w in status["workloads"]} == set(WORKLOAD_STATES)
+    assert {w["state"] for w in status["workloads"]} == {"synced", "invalid", "no_members"}
     # The dashboard draws one line per `state` label value: exactly the vocabulary, each once.
     series = {
         s.labels["state"]: s.value
@@ -131,4 +131,5 @@ def test_one_spelling_of_each_workload_state_from_desired_to_metrics_to_dashboar
         for s in family.samples
         if s.name == "bigip_ctlr_workloads"
     }
-    assert series == {"synced": 1, "invalid": 1, "no_members": 1}
+    assert series == {"synced": 1, "invalid": 1, "no_members": 1, "rejected": 0}
+    assert set(series) == set(WORKLOAD_STATES)

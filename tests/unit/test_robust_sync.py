@@ -113,3 +113,120 @@ def test_the_guard_counts_members_that_go_with_their_pool() -> None:
     # 1 pool + 5 members of 7 owned per-workload objects go: that is most of them.
     changes = plan([kept], [pool, *members, kept], policy)
     assert changes.items == () and changes.held
+
+
+# --------------------------------------------------------------------------- failure isolation
+
+
+def transactions(h: Harness) -> int:
+    return sum(1 for r in h.last_log if r[0] == "POST" and r[1] == "/mgmt/tm/transaction")
+
+
+def test_one_refused_workload_among_fifty_leaves_the_fifty_synced(simulator: Simulator) -> None:
+    good = [workload(f"app{i:02d}", [f"172.18.{i}.2"]) for i in range(50)]
+    bad = workload("bad", ["172.18.99.2"], {"f5.monitor": "/Common/does-not-exist"})
+    source = FakeSource([*good, bad])
+    h = Harness(simulator, source)
+
+    result = h.run()
+
+    assert result.result == "success", result.error
+    pools = {p["name"] for p in simulator.list_objects("ltm/pool", "docker")}
+    assert pools == {f"shop_app{i:02d}_default" for i in range(50)}
+    assert result.desired is not None
+    states = {w.workload: w.state for w in result.desired.workloads}
+    assert states["shop/bad"] == "rejected"
+    assert {s for w, s in states.items() if w != "shop/bad"} == {"synced"}
+    (problem,) = [p for p in result.desired.problems if p.workload == "shop/bad"]
+    assert problem.reason == (
+        "BIG-IP rejected: transaction failed:01020036:3: "
+        "The requested monitor (/Common/does-not-exist) was not found."
+    )
+    hosts = simulator.get_object("ltm/data-group/internal", "/docker/hosts")
+    assert hosts is not None
+    assert "bad.example.com" not in {r["name"] for r in hosts["records"]}
+    # The full attempt, the attempt without the suspects, then two per halving of 51.
+    assert transactions(h) <= 2 + 2 * 6, h.last_log
+    assert h.sample("bigip_ctlr_workloads", {"state": "rejected"}) == 1
+    assert h.sample("bigip_ctlr_label_errors") == 0
+
+    # The device changed, so the next run tries it once more (what it collided with may be
+    # gone); after that, with nothing changed, it is not tried again on every event...
+    assert h.run().changes.items == () and transactions(h) == 1
+    again = h.run()
+    assert again.changes.items == () and transactions(h) == 0
+    assert again.desired is not None
+    assert {w.workload: w.state for w in again.desired.workloads}["shop/bad"] == "rejected"
+    # ... and once its label is fixed it syncs.
+    source.workloads = [*good, workload("bad", ["172.18.99.2"])]
+    fixed = h.run()
+    assert fixed.result == "success"
+    assert simulator.get_object("ltm/pool", "/docker/shop_bad_default") is not None
+
+
+def test_a_refused_workload_keeps_what_it_had_on_the_device(simulator: Simulator) -> None:
+    source = FakeSource([workload("www", ["172.18.0.2"]), workload("api", ["172.18.0.5"])])
+    h = Harness(simulator, source)
+    h.run()
+    before = simulator.get_object("ltm/pool", "/docker/shop_www_default")
+    source.workloads = [
+        workload("www", ["172.18.0.2", "172.18.0.3"], {"f5.monitor": "/Common/nope"}),
+        workload("api", ["172.18.0.5", "172.18.0.6"]),
+    ]
+
+    result = h.run()
+
+    assert result.result == "success", result.error
+    assert simulator.get_object("ltm/pool", "/docker/shop_www_default") == before
+    assert member_names(simulator, "/docker/shop_api_default") == ["shop-api-1:80", "shop-api-2:80"]
+    endpoints = simulator.get_object("ltm/data-group/internal", "/docker/endpoints")
+    assert endpoints is not None
+    names = {r["name"] for r in endpoints["records"]}
+    assert "api-2" in names and "www-2" not in names and "www-1" in names
+
+
+def test_a_draining_member_gives_up_its_address_to_a_new_container(simulator: Simulator) -> None:
+    drain = {"f5.drain": "30"}
+    source = FakeSource([workload("a", ["172.18.0.2", "172.18.0.3"], drain)])
+    h = Harness(simulator, source)
+    h.run()
+    source.workloads = [workload("a", ["172.18.0.2"], drain)]
+    h.run()  # shop-a-2 drains: disabled, still holding 172.18.0.3
+    assert member_names(simulator, "/docker/shop_a_default") == ["shop-a-1:80", "shop-a-2:80"]
+    source.workloads = [workload("a", ["172.18.0.2"], drain), workload("b", ["172.18.0.3"])]
+
+    result = h.run()
+
+    assert result.result == "success", result.error
+    assert member_names(simulator, "/docker/shop_a_default") == ["shop-a-1:80"]
+    assert nodes(simulator)["shop-b-1"] == "172.18.0.3"
+
+
+# --------------------------------------------------------------------------- split runs
+
+
+def test_a_split_run_never_commits_a_members_delete_without_its_return() -> None:
+    from controller.core.model import Node, Pool, owner_marker
+    from controller.core.plan import Policy, plan
+    from controller.run.apply import chunked
+
+    marker = owner_marker("c", "shop/www")
+    pool = Pool(partition="docker", name="p", description=marker)
+
+    def member(slot: int, address: str) -> Member:
+        return Member("/docker/p", "docker", f"www-{slot}:80", address, description=marker)
+
+    old = [member(i, f"172.18.0.{i}") for i in (1, 2, 3)]
+    nodes_before = [Node("docker", f"www-{i}", f"172.18.0.{i}") for i in (1, 2, 3)]
+    new = [member(i, f"172.18.1.{i}") for i in (1, 2, 3)]  # every container came back readdressed
+    changes = plan([pool, *new], [pool, *old, *nodes_before], Policy("c"))
+    assert len(changes.items) == 9
+
+    for size in (2, 3, 4, 250):
+        chunks = chunked(list(changes.items), size)
+        assert [c for chunk in chunks for c in chunk].count(changes.items[0]) == 1
+        assert sum(len(chunk) for chunk in chunks) == 9
+        for chunk in chunks:
+            deleted = {c.key for c in chunk if c.action == "delete" and isinstance(c.obj, Member)}
+            created = {c.key for c in chunk if c.action == "create"}
+            assert deleted <= created, (size, chunk)

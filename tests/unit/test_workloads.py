@@ -591,3 +591,96 @@ def test_mark_stopping_drains_only_running_instances_told_to_terminate() -> None
     assert is_terminating_signal("15") and is_terminating_signal("SIGKILL")
     assert not is_terminating_signal("1") and not is_terminating_signal("SIGHUP")
     assert not is_terminating_signal(None)
+
+
+# --------------------------------------------------------------------------- stopped Compose
+
+
+def summary_of(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The container list entry of an inspect-shaped container (what `docker ps -a` gives)."""
+    state = attrs["State"]["Status"]
+    return {
+        "Id": attrs["Id"],
+        "Names": [attrs["Name"]],
+        "State": state,
+        "Status": "Up 5 seconds" if state == "running" else "Exited (0) 2 seconds ago",
+        "Labels": attrs["Config"]["Labels"],
+        "Ports": [],
+        "NetworkSettings": {"Networks": attrs["NetworkSettings"]["Networks"]},
+    }
+
+
+class FakeEngine:
+    """The low-level client calls DockerSource makes on a standalone engine, on literal JSON;
+    records each call (name, arguments) as the engine would see it."""
+
+    def __init__(self, containers: list[dict[str, Any]]) -> None:
+        self.containers_by_id = {c["Id"]: c for c in containers}
+        self.calls: list[tuple[str, Any]] = []
+
+    def info(self) -> dict[str, Any]:
+        self.calls.append(("info", None))
+        return {"Name": "node1", "Swarm": {"LocalNodeState": "inactive"}}
+
+    def containers(self, all: bool = False) -> list[dict[str, Any]]:
+        self.calls.append(("containers", all))
+        listed = [summary_of(c) for c in self.containers_by_id.values()]
+        return [s for s in listed if all or s["State"] in ("running", "paused", "restarting")]
+
+    def networks(self) -> list[dict[str, Any]]:
+        self.calls.append(("networks", None))
+        return NETWORKS
+
+    def inspect_container(self, cid: str) -> dict[str, Any]:
+        self.calls.append(("inspect", cid))
+        return self.containers_by_id[cid]
+
+
+def engine_source(engine: FakeEngine) -> Any:
+    from controller.sources.docker_engine import DockerSource
+
+    source = DockerSource("unix:///fake.sock", node_address="192.0.2.10")
+    source._client = engine  # type: ignore[assignment]
+    return source
+
+
+def test_a_stopped_compose_service_still_forms_its_workload() -> None:
+    # `docker compose stop`: the containers exist, exited. The workload stays (no instances, so
+    # no members) and with it the pool, monitor and hosts record; only removal ends it.
+    engine = FakeEngine([container(1, state="exited", labels={"f5.hostname": "w.example.com"})])
+    (workload,) = engine_source(engine).list_workloads()
+    assert workload.id == "shop/www" and workload.instances == ()
+    assert ("f5.hostname", "w.example.com") in workload.labels
+    assert workload.exposed_ports == ((80, "tcp"),)
+    del engine.containers_by_id["shop-www-1-id"]  # `docker compose down`
+    assert engine_source(engine).list_workloads() == []
+
+
+def test_listing_costs_the_same_calls_with_stopped_containers_and_keeps_the_inspect_cache() -> None:
+    engine = FakeEngine([container(n, project=f"p{n}") for n in range(1, 4)])
+    source = engine_source(engine)
+    source.list_workloads()
+    engine.calls.clear()
+    for attrs in engine.containers_by_id.values():
+        attrs["State"]["Status"] = "exited"  # `docker compose stop` of every project
+    workloads = source.list_workloads()
+    assert [(w.id, w.instances) for w in workloads] == [
+        ("p1/www", ()),
+        ("p2/www", ()),
+        ("p3/www", ()),
+    ]
+    # One listing of all containers; no inspect: the cache survives a stop.
+    assert engine.calls == [("info", None), ("containers", True), ("networks", None)]
+
+
+def test_a_finished_one_off_container_does_not_keep_the_workload() -> None:
+    oneoff = {"com.docker.compose.oneoff": "True"}
+    done = container(9, state="exited", labels=oneoff)  # `docker compose run www ...`, finished
+    assert compose_workloads([done], NODE) == []
+    assert engine_source(FakeEngine([done])).list_workloads() == []
+    # While it runs it is a container of the workload, as before.
+    (workload,) = compose_workloads([container(9, labels=oneoff)], NODE)
+    assert [i.slot for i in workload.instances] == [9]
+    # Beside a stopped replica of the service, the workload stays, without instances.
+    (workload,) = compose_workloads([done, container(1, state="exited")], NODE)
+    assert workload.instances == ()

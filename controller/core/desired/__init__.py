@@ -48,7 +48,16 @@ Problems: a workload with invalid labels, a member mode that cannot work, a miss
 a host name / virtual address another workload (earlier by id) already uses contributes no
 objects at all; the others are unaffected. A few problems do not remove the workload's
 objects (overlapping container subnets, `dns=true` while GTM is disabled); they are reported
-all the same.
+all the same. `Desired.problems` holds exactly these: the label errors.
+
+Notices (`Desired.notices`, `WorkloadResult.notices`, each with `Problem.instance` set): an
+instance that cannot be a member right now (no address on the chosen network, several networks
+and no f5.network, no host port yet) is left out of the members and the rest of its workload
+syncs (state synced, or no_members when no member is left). Docker, not a label, caused them,
+so they are not label errors. On several networks the instance still has the address its
+member points at: `Desired.held` names that member and `core.policies.keep_held_members`
+keeps it as it is on the BIG-IP. A port no instance can tell yet (no f5.port, no EXPOSE seen,
+no instance started) is no problem at all: the route gets its pool without members.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ from controller.core.desired.build import build_desired
 from controller.core.desired.ltm import healthcheck_path, shared_virtuals
 from controller.core.desired.names import (
     container_host,
+    dns_names_of,
     dns_safe,
     instance_suffix,
     node_name,
@@ -71,6 +81,7 @@ __all__ = [
     "WorkloadResult",
     "build_desired",
     "container_host",
+    "dns_names_of",
     "dns_safe",
     "healthcheck_path",
     "instance_suffix",

@@ -5,6 +5,9 @@ port, or a host name / virtual address / wide IP another workload (earlier by id
 make it contribute no objects at all; the others are unaffected. A few problems do not remove
 the workload's objects (overlapping container subnets, `dns=true` while GTM is disabled); they
 are reported all the same.
+
+An instance is the unit of failure below that: one that cannot be a member right now (see
+members.py) is left out with a notice naming it, and its workload syncs without it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from controller.core.desired.ltm import (
     shared_objects,
 )
 from controller.core.desired.members import (
+    LeftOut,
     Target,
     member_mode,
     pool_members,
@@ -43,6 +47,7 @@ from controller.core.labels import RouteSpec, decode
 from controller.core.model import (
     BigipObject,
     DataGroup,
+    Member,
     ObjectKey,
     Pool,
     full_path,
@@ -105,6 +110,7 @@ def build_desired(
             tuple(sorted(set(per_workload[built.id]), key=_key_order)),
             tuple(built.problems + built.warnings),
             _state(built, accepted_ids),
+            tuple(built.notices) if built.id in accepted_ids else (),
         )
         for built in built_all
     ]
@@ -113,6 +119,8 @@ def build_desired(
         problems=tuple(p for result in results for p in result.problems),
         workloads=tuple(results),
         drain={pool: s for b in accepted for pool, s in sorted(b.drain.items())},
+        notices=tuple(n for result in results for n in result.notices),
+        held={key: serving for b in accepted for key, serving in sorted(b.held.items())},
     )
 
 
@@ -150,6 +158,8 @@ class _Built:
     drain: dict[str, float] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # fatal: no objects
     warnings: list[Problem] = field(default_factory=list)  # reported, objects kept
+    notices: list[Problem] = field(default_factory=list)  # instances left out
+    held: dict[ObjectKey, bool] = field(default_factory=dict)  # member -> instance serves
     no_members: bool = False
 
     @property
@@ -158,6 +168,15 @@ class _Built:
 
     def problem(self, label: str, reason: str) -> None:
         self.problems.append(Problem(self.id, label, reason))
+
+    def left_out(self, pool: Pool, left: LeftOut) -> None:
+        notice = Problem(self.id, "", left.reason, left.instance.name)
+        if notice not in self.notices:  # routes share their instances' troubles
+            self.notices.append(notice)
+        if left.keep:
+            # Only the key matters (pool and member name): the address is on the BIG-IP.
+            held = Member(full_path(pool.partition, pool.name), pool.partition, left.keep, "")
+            self.held[key_of(held)] = left.instance.serving
 
 
 def _build(workload: Workload, settings: Settings) -> _Built | None:
@@ -177,6 +196,7 @@ def _build(workload: Workload, settings: Settings) -> _Built | None:
             built.endpoints += resolver_records(workload, route, found, served_by, settings)
     if built.problems:
         built.objects, built.hosts, built.endpoints, built.gtm, built.subnets = [], [], [], [], []
+        built.notices, built.held = [], {}
     return built
 
 
@@ -192,22 +212,23 @@ def _build_route(
     port = target_port(workload, route, built.problem)
     if port is None:
         return None
-    found = targets(workload, route, port, settings, built.problem)
+    monitor_path, owned_monitor = monitor(workload, route, port, name, settings, marker)
+    pool = Pool(
+        partition=partition,
+        name=name,
+        load_balancing_mode=route.lb,
+        monitor=monitor_path,
+        description=marker,
+    )
+    found = targets(
+        workload, route, port, settings, built.problem, lambda left: built.left_out(pool, left)
+    )
     if found is None:
         return None
 
-    monitor_path, owned_monitor = monitor(workload, route, port, name, settings, marker)
     if owned_monitor is not None:
         built.objects.append(owned_monitor)
-    built.objects.append(
-        Pool(
-            partition=partition,
-            name=name,
-            load_balancing_mode=route.lb,
-            monitor=monitor_path,
-            description=marker,
-        )
-    )
+    built.objects.append(pool)
     members = pool_members(found, route, pool_path, partition, marker)
     built.objects.extend(members)
     if not any(m.enabled for m in members):

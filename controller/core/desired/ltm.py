@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from controller.core.desired.members import transport
+from controller.core.desired.members import UNKNOWN_PORT, transport
 from controller.core.desired.names import monitor_name, virtual_name
 from controller.core.irules import DNS_RESOLVER, HTTP_ROUTER
 from controller.core.labels import RouteSpec
@@ -159,13 +159,16 @@ _LOCAL_URL = re.compile(
 
 
 def healthcheck_path(workload: Workload, scheme: str, port: int) -> str | None:
-    """The path of an HTTP check of `port` on localhost in the workload's HEALTHCHECK."""
+    """The path of an HTTP check of `port` on localhost in the workload's HEALTHCHECK.
+
+    UNKNOWN_PORT (no instance has run yet to tell it) takes a check on any port: the monitor of
+    a Swarm service scaled to zero then stays what it was."""
     if workload.healthcheck is None:
         return None
     text = " ".join(workload.healthcheck.test[1:])
     for match in _LOCAL_URL.finditer(text):
         url_port = int(match.group(2)) if match.group(2) else (443 if scheme == "https" else 80)
-        if match.group(1) == scheme and url_port == port:
+        if match.group(1) == scheme and port in (url_port, UNKNOWN_PORT):
             return match.group(3) or "/"
     return None
 

@@ -81,9 +81,15 @@ def short_name(workload: Workload, instance: Instance) -> str:
 
 def workload_dns_names(workload: Workload) -> tuple[str, ...]:
     """'www' and 'shop-www': the names the DNS resolver answers for the workload itself."""
-    names = [dns_safe(workload.name)]
-    if workload.namespace:
-        names.append(dns_safe(f"{workload.namespace}-{workload.name}"))
+    return dns_names_of(workload.id)
+
+
+def dns_names_of(workload_id: str) -> tuple[str, ...]:
+    """The same from a workload id ("shop/www"), for workloads known only by their id."""
+    namespace, _, name = workload_id.rpartition("/")
+    names = [dns_safe(name)]
+    if namespace:
+        names.append(dns_safe(f"{namespace}-{name}"))
     return tuple(names)
 
 

@@ -1,0 +1,196 @@
+"""Apply a run's changes. When the device refuses them, find the workloads responsible by
+bisection, apply everything else, and hand back who was refused and why.
+
+A workload is the unit of failure: a label naming a monitor the device does not have, an
+address some other node holds, a name the device will not take — each fails the transaction
+it is in, and since a transaction is all or nothing, one bad workload would otherwise stop
+every other. The search replans for each subset (the plan is pure and cheap), so shared
+objects (data groups, shared virtual servers) never carry records pointing at objects that
+failed. For one bad workload among n it costs about 2 + 2·log2(n) extra transactions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from controller.core.model import BigipObject, ObjectKey, owner_of
+from controller.core.plan import Change, Changes
+from controller.core.view import after_changes
+from controller.errors import BigipRejected
+
+# (workloads to hold as they are on the device, the device state) -> the changes to make
+Planner = Callable[[frozenset[str], Mapping[ObjectKey, BigipObject]], Changes]
+
+
+def workload_of(change: Change) -> str:
+    """The workload an owned object belongs to; "" for shared objects and auto-created nodes."""
+    return owner_of(change.obj).partition(" workload=")[2]
+
+
+@dataclass
+class Outcome:
+    current: dict[ObjectKey, BigipObject]  # the device after what was applied
+    applied: list[Change] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # workload -> the device's message
+
+
+class Applier:
+    def __init__(self, client: object, max_changes: int) -> None:
+        self.client = client  # anything with apply(list[Change])
+        self.max_changes = max_changes
+
+    def apply(
+        self,
+        changes: Changes,
+        current: Mapping[ObjectKey, BigipObject],
+        replan: Planner,
+        held_back: frozenset[str] = frozenset(),
+    ) -> Outcome:
+        """Apply `changes` (planned with `held_back` held); on a refusal, isolate.
+
+        Raises the device's error when what it refuses belongs to no workload (a shared
+        object), and every non-refusal error (timeouts, 5xx, auth) as it comes."""
+        outcome = Outcome(dict(current))
+        try:
+            self._commit(changes, outcome)
+            return outcome
+        except BigipRejected as refusal:
+            suspects = sorted({workload_of(c) for c in changes.items} - {""})
+            if not suspects:
+                raise
+            first = refusal
+        # Everything but the suspects first: if that fails too, the fault is shared.
+        if self._try(set(held_back) | set(suspects), outcome, replan) is not None:
+            raise first
+        pending = set(suspects)
+        if len(suspects) == 1:
+            outcome.rejected[suspects[0]] = _message(first)
+        else:
+            half = len(suspects) // 2
+            for group in (suspects[:half], suspects[half:]):
+                self._isolate(group, pending, held_back, outcome, replan)
+        return outcome
+
+    def _isolate(
+        self,
+        group: list[str],
+        pending: set[str],
+        held_back: frozenset[str],
+        outcome: Outcome,
+        replan: Planner,
+    ) -> None:
+        """Apply `group` with the other unresolved suspects held; split it when refused."""
+        keep = set(held_back) | (pending - set(group)) | set(outcome.rejected)
+        error = self._try(keep, outcome, replan)
+        if error is None:
+            pending.difference_update(group)
+        elif len(group) == 1:
+            outcome.rejected[group[0]] = _message(error)
+            pending.discard(group[0])
+        else:
+            half = len(group) // 2
+            for part in (group[:half], group[half:]):
+                self._isolate(part, pending, held_back, outcome, replan)
+
+    def _try(self, keep: set[str], outcome: Outcome, replan: Planner) -> BigipRejected | None:
+        """Plan with `keep` held and apply; the device's refusal, or None when it took it."""
+        try:
+            self._commit(replan(frozenset(keep), outcome.current), outcome)
+        except BigipRejected as error:
+            return error
+        return None
+
+    def _commit(self, changes: Changes, outcome: Outcome) -> None:
+        """At most `max_changes` per transaction, in order; each committed chunk is recorded at
+        once, so a later chunk's failure leaves an exact picture of the device."""
+        for chunk in chunked(list(changes.items), self.max_changes):
+            self.client.apply(chunk)  # type: ignore[attr-defined]
+            outcome.current = after_changes(outcome.current, Changes(items=tuple(chunk)))
+            outcome.applied.extend(chunk)
+
+
+def chunked(items: list[Change], size: int) -> list[list[Change]]:
+    """Transactions of at most `size` changes that never leave a pool emptier than its
+    workload is between two commits.
+
+    A run small enough goes in one transaction. A larger one keeps a replaced object's
+    delete next to its create (with the node a readdressed member frees in between), so a
+    commit never holds a member's delete without its return, and otherwise cuts between
+    workloads where it can: the plan's leading deletes first, then shared creates and updates,
+    then each workload whole, shared deletes last. A replace is never split, even past `size`."""
+    if len(items) <= size:
+        return [items] if items else []
+    # The deletes the plan put before every create (replaced objects, freed addresses) stay
+    # first: a create in a later group may need what they free.
+    first_create = next((i for i, c in enumerate(items) if c.action == "create"), len(items))
+    leading = {id(c) for c in items[:first_create]}
+    groups: dict[str, list[list[Change]]] = {}
+    for molecule in _molecules(items):
+        head = molecule[0]
+        owner = "~first" if id(head) in leading else workload_of(head)
+        groups.setdefault(owner or _shared_group(head, items), []).append(molecule)
+    rank = {"~first": 0, "~shared": 1, "~shared-deletes": 3}
+    order = sorted(groups, key=lambda g: rank.get(g, 2))
+    chunks: list[list[Change]] = []
+    current: list[Change] = []
+    for group in order:
+        for molecule in groups[group]:
+            if current and len(current) + len(molecule) > size:
+                chunks.append(current)
+                current = []
+            current.extend(molecule)
+        if current and len(current) >= size:
+            chunks.append(current)
+            current = []
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _molecules(items: list[Change]) -> list[list[Change]]:
+    """Changes that must share a transaction: delete + create of one key (a replace), with
+    the deletes of the node the replaced member used in between. Everything else alone."""
+    creates = {c.key: c for c in items if c.action == "create"}
+    node_deletes = {
+        c.key.path: c for c in items if c.action == "delete" and c.obj.kind == "ltm/node"
+    }
+    used: set[int] = set()
+    molecules = []
+    for change in items:
+        if id(change) in used:
+            continue
+        molecule = [change]
+        partner = creates.get(change.key) if change.action == "delete" else None
+        if partner is not None:
+            node = _node_path(change.obj)
+            freed = node_deletes.get(node) if node else None
+            molecule += [freed] if freed is not None and id(freed) not in used else []
+            molecule.append(partner)
+        used.update(id(c) for c in molecule)
+        molecules.append(molecule)
+    return molecules
+
+
+def _node_path(obj: BigipObject) -> str:
+    node = getattr(obj, "node", "")
+    return f"/{obj.partition}/{node}" if obj.kind == "ltm/pool/members" and node else ""
+
+
+def _shared_group(change: Change, items: list[Change]) -> str:
+    """Unowned changes: the nodes go with the workload whose member uses them; the rest are
+    shared objects, created and updated before the workloads and deleted after them."""
+    if change.obj.kind == "ltm/node":
+        for other in items:
+            if _node_path(other.obj) == change.key.path and workload_of(other):
+                return workload_of(other)
+    return "~shared-deletes" if change.action == "delete" else "~shared"
+
+
+def _message(error: BigipRejected) -> str:
+    """The device's own words, without the adapter's account of the batch they ended."""
+    return _DEVICE_SAID.split(str(error))[-1]
+
+
+_DEVICE_SAID = re.compile(r"-> HTTP \d{3}: ")
