@@ -7,16 +7,24 @@ ControllerError
 ├── InputError             input from outside is malformed: report it, name where
 │   ├── ComposeFileError       a compose file cannot be read (validate / plan -f exit 2)
 │   ├── WorkloadJsonError      a workload in a peer's inventory is malformed
-│   └── PeerError              a peer did not answer or answered no inventory: its
-│                              workloads stay as last seen until they go stale
+│   ├── PeerError              a peer did not answer or answered no inventory (too big,
+│   │                          nested too deep, wrong fields): its workloads stay as
+│   │                          last seen until they go stale
+│   └── IcontrolJsonError      an iControl REST item the core cannot read (raised by the
+│                              pure core; the adapter turns it into BigipMalformed)
 └── BigipError             anything the BIG-IP answered or failed to answer
     ├── BigipRetryable     timeouts, 5xx, restjavad/mcpd restarting, expired token:
-    │                      the run fails, the next run (after backoff) tries again
+    │   │                  the run fails, the next run (after backoff) tries again
+    │   └── BigipMalformed     a 2xx reply that is not what iControl REST sends (not JSON,
+    │                          an array for an object, an item without name/partition, a
+    │                          ratio that is no integer); names the request and the field
     ├── BigipAuthError     credentials rejected: retry with backoff, alert
     └── BigipRejected      the device refused the request (400/404/409): the run fails,
         ├── BigipNotFound      retrying the same write will not help
         ├── BigipConflict
-        └── BigipInUse
+        ├── BigipInUse
+        └── BigipRedirected    a 3xx: never followed (token and password would go to the
+                               target); names the status and the Location; fix bigip-url
 """
 
 from __future__ import annotations
@@ -65,6 +73,24 @@ class PeerError(InputError):
     """A peer did not answer, or answered something that is not an inventory; names the peer."""
 
 
+class IcontrolJsonError(InputError):
+    """An item of an iControl REST reply cannot be read as a model object.
+
+    `field` is the path of the bad field ("membersReference.items[1].ratio", "" for the item
+    itself), `problem` what is wrong with it. The adapter, which knows the request, turns it
+    into BigipMalformed.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}" if field else problem)
+
+    def under(self, parent: str) -> IcontrolJsonError:
+        """The same error seen from the object that holds this one at `parent`."""
+        return IcontrolJsonError(f"{parent}.{self.field}" if self.field else parent, self.problem)
+
+
 class BigipError(ControllerError):
     """The BIG-IP failed a request. `status` is the HTTP status (0 when none came back)."""
 
@@ -80,6 +106,14 @@ class BigipError(ControllerError):
 
 class BigipRetryable(BigipError):
     """Worth trying again later: timeouts, connection errors, 5xx, services restarting."""
+
+
+class BigipMalformed(BigipRetryable):
+    """A 2xx reply of the wrong shape; the message names the request and what was wrong.
+
+    Retryable: a proxy's page or a half-restarted restjavad goes away; a device object that
+    stays unreadable keeps failing the run loudly instead of being skipped or crashing it.
+    """
 
 
 class BigipAuthError(BigipError):
@@ -100,3 +134,8 @@ class BigipConflict(BigipRejected):
 
 class BigipInUse(BigipRejected):
     """400 with an in-use code: the object is still referenced by another."""
+
+
+class BigipRedirected(BigipRejected):
+    """3xx: the adapter never follows a redirect, so the token, the password and the request
+    body never reach another host. The message names the status and the Location."""

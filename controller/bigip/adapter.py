@@ -11,6 +11,11 @@ What it adds on top of bigrest, and why (bug numbers refer to ICONTROL-NOTES.md)
   `verify` is set explicitly; proxies from the environment are still honoured.
 - Errors are classified at the boundary (B3): status and mcpd code are parsed out of
   RESTAPIError's text, requests' exceptions become BigipRetryable.
+- Every answer is checked by a response hook before bigrest or requests act on it
+  (bigip/replies.py): a 3xx is BigipRedirected and never followed (requests would send the
+  token header, and for 307/308 a login's password, to the Location); a 2xx that is not a
+  JSON object is BigipMalformed. Items read back are decoded here, so an item the core cannot
+  read is BigipMalformed naming the request and the field, never a KeyError in the run.
 - Transactions never commit when building them failed (B2): no `with device:`; the header is
   always removed afterwards, so nothing later leaks into an abandoned transaction (B13).
 - Empty collections read as [] (B4).
@@ -22,14 +27,12 @@ calls it from one thread.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -37,17 +40,26 @@ import requests
 from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
+from controller.bigip.replies import (
+    BadReply,
+    Failure,
+    check_reply,
+    classify,
+    message_and_code,
+    parse_restapi_error,
+    token_from_login,
+    transaction_id,
+)
 from controller.core import model
 from controller.core.plan import Change, summary
 from controller.errors import (
-    BigipAuthError,
-    BigipConflict,
     BigipError,
-    BigipInUse,
+    BigipMalformed,
     BigipNotFound,
-    BigipRejected,
+    BigipRedirected,
     BigipRetryable,
     ConfigError,
+    IcontrolJsonError,
 )
 from controller.settings import BigipSettings
 
@@ -63,17 +75,15 @@ TRANSACTION_PATH = "/mgmt/tm/transaction"
 AUTH_HEADER = "X-F5-Auth-Token"
 TRANSACTION_HEADER = "X-F5-REST-Coordination-Id"
 
-# mcpd codes that mean "still referenced by something else".
-IN_USE_CODES = frozenset({"01070265", "01070110", "01070320"})
-
 # A token is replaced when less than this share of its lifetime remains (at most 60 s), so a
 # run never starts with a token that dies half-way through its transaction.
 REFRESH_SHARE = 0.1
 REFRESH_MAX_SECONDS = 60.0
 
 _PARTITION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_MCPD_CODE_RE = re.compile(r"\b([0-9a-fA-F]{8}):\d+:")
-_RESTAPIERROR_RE = re.compile(r"Status:\n(\d{3})\n(?:Response Body:\n(.*))?", re.DOTALL)
+
+# Re-exported: the error helpers' home used to be this module.
+__all__ = ["BigipClient", "Failure", "classify", "parse_restapi_error"]
 
 
 class _Device(BIGIP):  # type: ignore[misc]
@@ -84,67 +94,6 @@ class _Device(BIGIP):  # type: ignore[misc]
 
     def _connect(self) -> None:
         pass
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What a failed exchange said: HTTP status (0 = no response), message, mcpd code."""
-
-    status: int
-    message: str
-    code: str = ""
-
-
-def parse_restapi_error(text: str) -> Failure:
-    """RESTAPIError's only payload is its text: '\\nStatus:\\n404\\nResponse Body:\\n{...}'."""
-    found = _RESTAPIERROR_RE.search(text)
-    if not found:
-        return Failure(0, text.strip())
-    status = int(found.group(1))
-    body = (found.group(2) or "").strip()
-    return Failure(status, *_message_and_code(body))
-
-
-def _message_and_code(body: str) -> tuple[str, str]:
-    message = body
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and ("message" in data or "response" in data):
-        # mcpd/restjavad errors say "message"; AS3 task results carry mcpd's text in "response".
-        message = str(data.get("message") or data.get("response"))
-    elif "<" in body:
-        # HTML error pages (httpd 401, "Configuration Utility restarting"): keep the title.
-        title = re.search(r"<title>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
-        message = " ".join((title.group(1) if title else body).split())
-    found = _MCPD_CODE_RE.search(message)
-    return message[:500], found.group(1).lower() if found else ""
-
-
-def classify(failure: Failure, method: str, path: str, what: str) -> BigipError:
-    """The project's error for a failed exchange; the message names the object (`what`)."""
-    status, message, code = failure.status, failure.message, failure.code
-    text = (
-        f"{what}: {method} {path} -> HTTP {status}: {message}" if status else f"{what}: {message}"
-    )
-    cls: type[BigipError]
-    if status == 0 or status >= 500:
-        cls = BigipRetryable
-    elif status == 401 or "maximum active login tokens" in message:
-        cls = BigipAuthError
-    elif status == 404 and "not registered" in message:
-        # restjavad (re)starting: the URI space comes back once it is up.
-        cls = BigipRetryable
-    elif status == 404:
-        cls = BigipNotFound
-    elif status == 409:
-        cls = BigipConflict
-    elif code in IN_USE_CODES:
-        cls = BigipInUse
-    else:
-        cls = BigipRejected
-    return cls(text, status=status, code=code, method=method, path=path)
 
 
 def _token_gone(failure: Failure) -> bool:
@@ -167,6 +116,10 @@ def _device_address(url: str) -> str:
 def _check_partition(partition: str) -> None:
     if not _PARTITION_RE.match(partition):
         raise ConfigError(f"partition: {partition!r} is not a valid BIG-IP partition name")
+
+
+def _check_reply(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    check_reply(response)  # a response hook is called with requests' keyword arguments
 
 
 class BigipClient:
@@ -194,7 +147,10 @@ class BigipClient:
         session.trust_env = False
         session.verify = self._verify_setting(settings)
         session.proxies.update(requests.utils.get_environ_proxies(settings.url))
-        session.hooks["response"].append(self._on_response)
+        # Counted first, then checked: the check raises on a redirect before requests would
+        # follow it (max_redirects 0 is the second lock) and on a body bigrest cannot read.
+        session.hooks["response"].extend([self._on_response, _check_reply])
+        session.max_redirects = 0
         if settings.insecure:
             log.warning("TLS verification of %s is OFF (insecure); use only in labs", address)
         return device
@@ -235,12 +191,9 @@ class BigipClient:
         what = f"login as {self._settings.username!r}"
         data = self._raw("POST", LOGIN_PATH, what, json_body=body, with_token=False)
         try:
-            token = str(data["token"]["token"])
-            lifetime = float(data["token"].get("timeout", 1200))
-        except (KeyError, TypeError, ValueError):
-            raise BigipRetryable(
-                f"{what}: the login reply carries no token", method="POST", path=LOGIN_PATH
-            ) from None
+            token, lifetime = token_from_login(data)
+        except BadReply as bad:
+            raise self._bad_reply(bad, "POST", LOGIN_PATH, what) from None
         self._token = token
         self._token_lifetime = lifetime
         self._token_deadline = time.monotonic() + lifetime
@@ -313,26 +266,32 @@ class BigipClient:
                 headers=headers,  # type: ignore[arg-type]  # None removes a session header
                 timeout=self._settings.timeout,
             )
+        except BadReply as bad:  # from the response hook: checked, counted
+            raise self._bad_reply(bad, method, shown, what) from None
         except requests.RequestException as exc:
             self._record(method, 0, time.monotonic() - started)
             raise self._connection_error(exc, method, shown, what) from None
         if response.status_code != 200:
-            failure = Failure(response.status_code, *_message_and_code(response.text))
+            failure = Failure(response.status_code, *message_and_code(response.text))
             raise classify(self._redact(failure), method, shown, what)
-        try:
-            return response.json() if response.content else None
-        except requests.exceptions.JSONDecodeError:
-            raise BigipRetryable(
-                f"{what}: {method} {shown}: reply is not JSON", 200, "", method, shown
-            ) from None
+        # The hook made sure a non-empty 200 is a JSON object.
+        return response.json() if response.content else None
 
     def _redact(self, failure: Failure) -> Failure:
+        return Failure(failure.status, self._redacted(failure.message), failure.code)
+
+    def _redacted(self, message: str) -> str:
         """Devices echo request bodies in some errors; the password must never get out."""
-        message = failure.message
         for secret in (self._settings.password, self._token):
             if secret:
                 message = message.replace(secret, "***")
-        return Failure(failure.status, message, failure.code)
+        return message
+
+    def _bad_reply(self, bad: BadReply, method: str, path: str, what: str) -> BigipError:
+        shown = path.split("?", 1)[0]  # the query is in `what` already ("in partition P")
+        text = f"{what}: {method} {shown}: {self._redacted(bad.problem)}"
+        cls = BigipRedirected if bad.redirect else BigipMalformed
+        return cls(text, status=bad.status, method=method, path=path)
 
     def _connection_error(
         self, exc: requests.RequestException, method: str, path: str, what: str
@@ -358,6 +317,8 @@ class BigipClient:
             started = time.monotonic()
             try:
                 return action()
+            except BadReply as bad:  # from the response hook, before bigrest read the body
+                raise self._bad_reply(bad, method, path, what) from None
             except RESTAPIError as exc:
                 failure = self._redact(parse_restapi_error(str(exc)))
                 if attempt == 1 and _token_gone(failure):
@@ -367,12 +328,11 @@ class BigipClient:
                     continue
                 raise classify(failure, method, path, what) from None
             except requests.exceptions.JSONDecodeError:
-                # A 200 whose body is not JSON (a proxy's or restarting GUI's page). It is
-                # both a ValueError and a RequestException: caught first, the response hook
-                # has already counted it.
-                raise BigipRetryable(
-                    f"{what}: {method} {path}: reply is not JSON", 200, "", method, path
-                ) from None
+                # A 200 with an empty body where bigrest wants JSON (the hook lets an empty
+                # body through: DELETE answers one). Both a ValueError and a
+                # RequestException: caught first, the response hook has already counted it.
+                empty = BadReply(200, "reply is empty where JSON was expected")
+                raise self._bad_reply(empty, method, path, what) from None
             except requests.RequestException as exc:
                 self._record(method, 0, time.monotonic() - started)
                 raise self._connection_error(exc, method, path, what) from None
@@ -407,19 +367,48 @@ class BigipClient:
 
     def read(self, partition: str, collections: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """Every item of `partition` in each collection, subcollections expanded: one GET per
-        collection however many objects there are (model.COMMON_ONLY ones: of /Common)."""
-        _check_partition(partition)
+        collection however many objects there are (model.COMMON_ONLY ones: of /Common).
+
+        Every item has been decoded once, so model.objects_from_collections cannot fail on
+        the result; an item it could not read is BigipMalformed naming the request."""
         result: dict[str, list[dict[str, Any]]] = {}
-        # Unknown collections fail before any request.
-        wanted = [(c, model.read_partition(c, partition)) for c in collections]
-        for collection, where in wanted:
-            path = f"/mgmt/tm/{collection}?$filter=partition+eq+{where}&expandSubcollections=true"
-            what = f"read {collection} in partition {where}"
-            loaded = self._load(path, what)
-            # An empty collection has no "items": bigrest returns the collection itself (B4).
-            items = loaded if isinstance(loaded, list) else []
-            result[collection] = [dict(item.properties) for item in items]
+        for collection, path, what in self._reads(partition, collections):
+            items = self._read_items(path, what)
+            self._decoded(collection, items, path, what)
+            result[collection] = [dict(item) for item in items]  # Mappings: decoding checked
         return result
+
+    def read_objects(self, partition: str, collections: Iterable[str]) -> list[model.BigipObject]:
+        """The model objects in what `read` reads (the same requests), decoded once."""
+        objects: list[model.BigipObject] = []
+        for collection, path, what in self._reads(partition, collections):
+            objects.extend(self._decoded(collection, self._read_items(path, what), path, what))
+        return objects
+
+    @staticmethod
+    def _reads(partition: str, collections: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(collection, path, what) of each GET; bad names fail before any request."""
+        _check_partition(partition)
+        wanted = [(c, model.read_partition(c, partition)) for c in collections]
+        return [
+            (
+                c,
+                f"/mgmt/tm/{c}?$filter=partition+eq+{where}&expandSubcollections=true",
+                f"read {c} in partition {where}",
+            )
+            for c, where in wanted
+        ]
+
+    def _read_items(self, path: str, what: str) -> list[Any]:
+        loaded = self._load(path, what)
+        # An empty collection has no "items": bigrest returns the collection itself (B4).
+        return [item.properties for item in loaded] if isinstance(loaded, list) else []
+
+    def _decoded(self, collection: str, items: list[Any], path: str, what: str) -> list[Any]:
+        try:
+            return model.objects_from_items(collection, items)
+        except IcontrolJsonError as error:
+            raise self._bad_reply(BadReply(200, str(error)), "GET", path, what) from None
 
     # ----------------------------------------------------------------------- writes
 
@@ -431,17 +420,7 @@ class BigipClient:
         if len(changes) == 1:
             self._send(changes[0])
             return
-        self._ensure_token()
-        what = f"start a transaction of {len(changes)} changes"
-        try:
-            trans_id = self._call(
-                "POST", TRANSACTION_PATH, what, lambda: self._device.transaction_create()
-            ).properties["transId"]
-        except (KeyError, TypeError):
-            # bigrest reads transId before it sets the header: nothing is left half-done.
-            raise BigipRetryable(
-                f"{what}: the reply carries no transId", 200, "", "POST", TRANSACTION_PATH
-            ) from None
+        trans_id = self._start_transaction(len(changes))
         try:
             for change in changes:
                 self._send(change)
@@ -464,12 +443,28 @@ class BigipClient:
             # A 200 that did not complete: FAILED carries the mcpd reason; anything else
             # (still validating) is not something this synchronous client waits for.
             reason = str(reply.properties.get("failureReason", ""))
-            failure = Failure(400, f"transaction {state}: {reason}", _message_and_code(reason)[1])
+            failure = Failure(400, f"transaction {state}: {reason}", message_and_code(reason)[1])
             if state == "FAILED":
                 raise classify(failure, "PATCH", path, what)
             raise BigipRetryable(
                 f"{what}: transaction left in state {state!r}", 200, "", "PATCH", path
             )
+
+    def _start_transaction(self, size: int) -> str:
+        self._ensure_token()
+        what = f"start a transaction of {size} changes"
+        try:
+            created = self._call(
+                "POST", TRANSACTION_PATH, what, lambda: self._device.transaction_create()
+            )
+            return transaction_id(created.properties)
+        except KeyError:  # bigrest indexes transId before it sets the header: nothing to undo
+            bad = BadReply(200, "the reply carries no transId")
+        except BadReply as error:
+            # bigrest has put the unusable id into the header: nothing may go out with it.
+            self._device.session.headers.pop(TRANSACTION_HEADER, None)
+            bad = error
+        raise self._bad_reply(bad, "POST", TRANSACTION_PATH, what)
 
     def _abandon(self, trans_id: Any) -> None:
         try:

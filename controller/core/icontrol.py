@@ -28,6 +28,7 @@ from controller.core.objects import (
     full_path,
     split_path,
 )
+from controller.errors import IcontrolJsonError
 
 # Monitor types sent with their send/recv strings; tcp monitors are written and read without.
 _SEND_RECV_TYPES = ("http", "https", "udp")
@@ -145,184 +146,296 @@ def _snat_body(snat: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- JSON -> model
+# The device's JSON is input from outside: every field is read through `_Fields`, which checks
+# its type and raises IcontrolJsonError naming the field's path ("membersReference.items[1].ratio:
+# expected an integer, got 'abc'"), never a bare KeyError/TypeError/ValueError. Optional fields
+# the device omits take the device's defaults.
 
 
-def _description(item: Mapping[str, Any]) -> str:
-    return str(item.get("description", ""))
+class _Fields:
+    """One JSON object of a reply and its path below the item ("" for the item itself)."""
+
+    def __init__(self, data: Any, path: str = "") -> None:
+        if not isinstance(data, Mapping):
+            raise IcontrolJsonError(path, f"expected an object, got {_shown(data)}")
+        self.data: Mapping[str, Any] = data
+        self.path = path
+
+    def _at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def name(self, key: str) -> str:
+        """A required name: a non-empty string (a number is taken as its text)."""
+        value = self.data.get(key)
+        if value is None:
+            raise IcontrolJsonError(self.path, f"has no {key!r}")
+        text = _as_text(value)
+        if not text:
+            raise IcontrolJsonError(self._at(key), f"expected a name, got {_shown(value)}")
+        return text
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        text = _as_text(value)
+        if text is None:
+            raise IcontrolJsonError(self._at(key), f"expected a string, got {_shown(value)}")
+        return text
+
+    def integer(self, key: str, default: int) -> int:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)  # a number sent as a string is still that number
+            except ValueError:
+                pass
+        raise IcontrolJsonError(self._at(key), f"expected an integer, got {_shown(value)}")
+
+    def child(self, key: str) -> _Fields | None:
+        """An optional object field."""
+        value = self.data.get(key)
+        return None if value is None else _Fields(value, self._at(key))
+
+    def _list(self, key: str) -> list[Any]:
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise IcontrolJsonError(self._at(key), f"expected a list, got {_shown(value)}")
+        return value
+
+    def objects(self, key: str) -> list[_Fields]:
+        """An optional list of objects."""
+        return [_Fields(v, f"{self._at(key)}[{i}]") for i, v in enumerate(self._list(key))]
+
+    def names(self, key: str) -> list[str]:
+        """An optional list of names (an iRule list)."""
+        found = []
+        for i, value in enumerate(self._list(key)):
+            text = _as_text(value)
+            if not text:
+                where = f"{self._at(key)}[{i}]"
+                raise IcontrolJsonError(where, f"expected a name, got {_shown(value)}")
+            found.append(text)
+        return found
+
+    def subitems(self, reference: str) -> list[_Fields]:
+        """The items of a subcollection read with expandSubcollections=true; an empty one
+        has no "items" (B4)."""
+        sub = self.child(reference)
+        return [] if sub is None else sub.objects("items")
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: strings and numbers as they are, containers by type."""
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _description(item: _Fields) -> str:
+    return item.text("description")
 
 
 def _strip_monitor(text: str) -> str:
     """'/Common/http ' -> '/Common/http'; 'none'/'default' and absent -> ''."""
-    text = " ".join(str(text).split())
+    text = " ".join(text.split())
     return "" if text in ("", "none", "default") else text
 
 
-def _is_disabled(item: Mapping[str, Any]) -> bool:
+def _is_disabled(item: _Fields) -> bool:
     return item.get("session") == "user-disabled" or item.get("disabled") is True
 
 
-def _subitems(item: Mapping[str, Any], reference: str) -> list[dict[str, Any]]:
-    sub = item.get(reference) or {}
-    return list(sub.get("items", [])) if isinstance(sub, dict) else []
-
-
-def _reference_path(ref: Mapping[str, Any]) -> str:
+def _reference_path(ref: _Fields) -> str:
     """{"name": "p", "partition": "P"} or {"name": "/P/p"} -> "/P/p"."""
-    name = str(ref["name"])
-    return name if name.startswith("/") else full_path(str(ref.get("partition", "Common")), name)
+    name = ref.name("name")
+    return name if name.startswith("/") else full_path(ref.text("partition", "Common"), name)
 
 
-def monitor_from_icontrol(item: Mapping[str, Any]) -> Monitor:
-    kind = str(item.get("kind", ""))  # tm:ltm:monitor:http:httpstate
-    parts = kind.split(":")
-    monitor_type = parts[3] if len(parts) > 3 else str(item.get("defaultsFrom", "")).rsplit("/")[-1]
+def _item_path(item: _Fields) -> str:
+    return full_path(item.name("partition"), item.name("name"))
+
+
+def monitor_from_icontrol(data: Mapping[str, Any]) -> Monitor:
+    item = _Fields(data)
+    parts = item.text("kind").split(":")  # tm:ltm:monitor:http:httpstate
+    monitor_type = parts[3] if len(parts) > 3 else item.text("defaultsFrom").rsplit("/")[-1]
     return Monitor(
-        partition=item["partition"],
-        name=item["name"],
+        partition=item.name("partition"),
+        name=item.name("name"),
         type=monitor_type,
-        send=str(item.get("send", "")) if monitor_type != "tcp" else "",
-        recv=str(item.get("recv", "")) if monitor_type != "tcp" else "",
-        interval=int(item.get("interval", 5)),
-        timeout=int(item.get("timeout", 16)),
+        send=item.text("send") if monitor_type != "tcp" else "",
+        recv=item.text("recv") if monitor_type != "tcp" else "",
+        interval=item.integer("interval", 5),
+        timeout=item.integer("timeout", 16),
         description=_description(item),
     )
 
 
-def irule_from_icontrol(item: Mapping[str, Any]) -> IRule:
-    definition = str(item.get("apiAnonymous", "")).strip() + "\n"
+def irule_from_icontrol(data: Mapping[str, Any]) -> IRule:
+    item = _Fields(data)
     return IRule(
-        partition=item["partition"],
-        name=item["name"],
-        definition=definition,
+        partition=item.name("partition"),
+        name=item.name("name"),
+        definition=item.text("apiAnonymous").strip() + "\n",
     )
 
 
-def data_group_from_icontrol(item: Mapping[str, Any]) -> DataGroup:
-    records = tuple(
-        sorted((str(r["name"]), str(r.get("data", ""))) for r in item.get("records", []))
-    )
+def data_group_from_icontrol(data: Mapping[str, Any]) -> DataGroup:
+    item = _Fields(data)
+    records = tuple(sorted((r.name("name"), r.text("data")) for r in item.objects("records")))
     return DataGroup(
-        partition=item["partition"],
-        name=item["name"],
+        partition=item.name("partition"),
+        name=item.name("name"),
         records=records,
         description=_description(item),
     )
 
 
-def pool_from_icontrol(item: Mapping[str, Any]) -> Pool:
+def pool_from_icontrol(data: Mapping[str, Any]) -> Pool:
+    item = _Fields(data)
     return Pool(
-        partition=item["partition"],
-        name=item["name"],
-        load_balancing_mode=str(item.get("loadBalancingMode", "round-robin")),
-        monitor=_strip_monitor(item.get("monitor", "")),
+        partition=item.name("partition"),
+        name=item.name("name"),
+        load_balancing_mode=item.text("loadBalancingMode", "round-robin"),
+        monitor=_strip_monitor(item.text("monitor")),
         description=_description(item),
     )
 
 
-def members_from_icontrol(pool_item: Mapping[str, Any]) -> list[Member]:
+def members_from_icontrol(data: Mapping[str, Any]) -> list[Member]:
     """Members of one pool read with expandSubcollections=true."""
-    pool = full_path(pool_item["partition"], pool_item["name"])
+    item = _Fields(data)
+    partition = item.name("partition")
+    pool = _item_path(item)
     return [
         Member(
             pool=pool,
-            partition=str(m.get("partition", pool_item["partition"])),
-            name=m["name"],
-            address=str(m.get("address", "")),
-            ratio=int(m.get("ratio", 1)),
+            partition=m.text("partition", partition),
+            name=m.name("name"),
+            address=m.text("address"),
+            ratio=m.integer("ratio", 1),
             enabled=not _is_disabled(m),
             description=_description(m),
         )
-        for m in _subitems(pool_item, "membersReference")
+        for m in item.subitems("membersReference")
     ]
 
 
-def virtual_from_icontrol(item: Mapping[str, Any]) -> Virtual:
-    snat = item.get("sourceAddressTranslation") or {"type": "none"}
-    snat_value = snat.get("pool", "") if snat.get("type") == "snat" else snat.get("type", "none")
-    persist = item.get("persist") or []
-    profiles = tuple(
-        sorted(
-            (
-                str(p.get("fullPath") or full_path(p.get("partition", "Common"), p["name"])),
-                str(p.get("context", "all")),
-            )
-            for p in _subitems(item, "profilesReference")
-        )
-    )
+def _profile(ref: _Fields) -> tuple[str, str]:
+    path = ref.text("fullPath") or full_path(ref.text("partition", "Common"), ref.name("name"))
+    return path, ref.text("context", "all")
+
+
+def _snat(item: _Fields) -> str:
+    snat = item.child("sourceAddressTranslation")
+    if snat is None:
+        return "none"
+    return snat.text("pool") if snat.text("type") == "snat" else snat.text("type", "none")
+
+
+def virtual_from_icontrol(data: Mapping[str, Any]) -> Virtual:
+    item = _Fields(data)
+    persist = item.objects("persist")
     return Virtual(
-        partition=item["partition"],
-        name=item["name"],
-        destination=str(item.get("destination", "")),
-        ip_protocol=str(item.get("ipProtocol", "tcp")),
-        pool=str(item.get("pool", "")),
-        rules=tuple(item.get("rules", [])),
-        profiles=profiles,
+        partition=item.name("partition"),
+        name=item.name("name"),
+        destination=item.text("destination"),
+        ip_protocol=item.text("ipProtocol", "tcp"),
+        pool=item.text("pool"),
+        rules=tuple(item.names("rules")),
+        profiles=tuple(sorted(_profile(p) for p in item.subitems("profilesReference"))),
         persist=_reference_path(persist[0]) if persist else "",
-        snat=str(snat_value),
+        snat=_snat(item),
         description=_description(item),
     )
 
 
-def node_from_icontrol(item: Mapping[str, Any]) -> Node:
+def node_from_icontrol(data: Mapping[str, Any]) -> Node:
+    item = _Fields(data)
     return Node(
-        partition=item["partition"],
-        name=item["name"],
-        address=str(item.get("address", "")),
+        partition=item.name("partition"),
+        name=item.name("name"),
+        address=item.text("address"),
         description=_description(item),
     )
 
 
-def route_from_icontrol(item: Mapping[str, Any]) -> Route:
+def route_from_icontrol(data: Mapping[str, Any]) -> Route:
+    item = _Fields(data)
     return Route(
-        partition=item["partition"],
-        name=item["name"],
-        network=str(item.get("network", "")),
-        gateway=str(item.get("gw", "")),
+        partition=item.name("partition"),
+        name=item.name("name"),
+        network=item.text("network"),
+        gateway=item.text("gw"),
         description=_description(item),
     )
 
 
-def gtm_server_virtuals_from_icontrol(server_item: Mapping[str, Any]) -> list[GtmServerVirtual]:
+def gtm_server_virtuals_from_icontrol(data: Mapping[str, Any]) -> list[GtmServerVirtual]:
     """Virtual servers of one GTM server read with expandSubcollections=true."""
+    item = _Fields(data)
+    partition, server = item.text("partition", "Common"), item.name("name")
     return [
         GtmServerVirtual(
-            partition=str(server_item.get("partition", "Common")),
-            server=str(server_item["name"]),
-            name=str(v["name"]),
-            destination=str(v.get("destination", "")),
+            partition=partition,
+            server=server,
+            name=v.name("name"),
+            destination=v.text("destination"),
             description=_description(v),
         )
-        for v in _subitems(server_item, "virtualServersReference")
+        for v in item.subitems("virtualServersReference")
     ]
 
 
-def gtm_pool_from_icontrol(item: Mapping[str, Any]) -> GtmPool:
+def gtm_pool_from_icontrol(data: Mapping[str, Any]) -> GtmPool:
+    item = _Fields(data)
     return GtmPool(
-        partition=item["partition"],
-        name=item["name"],
-        load_balancing_mode=str(item.get("loadBalancingMode", "round-robin")),
+        partition=item.name("partition"),
+        name=item.name("name"),
+        load_balancing_mode=item.text("loadBalancingMode", "round-robin"),
         description=_description(item),
     )
 
 
-def gtm_members_from_icontrol(pool_item: Mapping[str, Any]) -> list[GtmPoolMember]:
-    pool = full_path(pool_item["partition"], pool_item["name"])
+def gtm_members_from_icontrol(data: Mapping[str, Any]) -> list[GtmPoolMember]:
+    item = _Fields(data)
+    pool = _item_path(item)
     return [
         GtmPoolMember(
             pool=pool,
-            partition=str(m.get("partition", "Common")),
-            name=m["name"],
+            partition=m.text("partition", "Common"),
+            name=m.name("name"),
             description=_description(m),
         )
-        for m in _subitems(pool_item, "membersReference")
+        for m in item.subitems("membersReference")
     ]
 
 
-def wideip_from_icontrol(item: Mapping[str, Any]) -> WideIp:
-    pools = sorted(item.get("pools", []), key=lambda p: int(p.get("order", 0)))
+def wideip_from_icontrol(data: Mapping[str, Any]) -> WideIp:
+    item = _Fields(data)
+    pools = sorted(item.objects("pools"), key=lambda p: p.integer("order", 0))
     return WideIp(
-        partition=item["partition"],
-        name=item["name"],
+        partition=item.name("partition"),
+        name=item.name("name"),
         pools=tuple(_reference_path(p) for p in pools),
         description=_description(item),
     )

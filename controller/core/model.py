@@ -41,6 +41,7 @@ from controller.core.objects import (
     rest_path,
     split_path,
 )
+from controller.errors import IcontrolJsonError
 
 __all__ = [
     "COLLECTIONS",
@@ -71,6 +72,7 @@ __all__ = [
     "key_of",
     "must_replace",
     "objects_from_collections",
+    "objects_from_items",
     "owner_marker",
     "owner_of",
     "pool_of",
@@ -178,7 +180,7 @@ _SPECS: tuple[KindSpec[Any], ...] = (
         icontrol.node_to_icontrol,
         reads=(Node.kind,),
         decode=_one(icontrol.node_from_icontrol),
-        surplus_deleted=False,
+        replace_fields=("address",),
     ),
     KindSpec[Pool](
         Pool.kind,
@@ -260,6 +262,11 @@ def key_of(obj: BigipObject) -> ObjectKey:
     return ObjectKey(obj.kind, spec_of(obj).key(obj))
 
 
+def node_key_of(member: Member) -> ObjectKey:
+    """The key of the node an LTM pool member uses (NODE of its NODE:PORT name)."""
+    return ObjectKey(Node.kind, full_path(member.partition, member.node))
+
+
 def owner_of(obj: BigipObject) -> str:
     """The owner marker text of an object (for iRules, the first comment line)."""
     return spec_of(obj).owner(obj)
@@ -337,13 +344,38 @@ def read_partition(collection: str, partition: str) -> str:
     return "Common" if collection in COMMON_ONLY else partition
 
 
+def objects_from_items(collection: str, items: Sequence[Any]) -> list[Any]:
+    """The items of one collection as read from the device -> model objects.
+
+    IcontrolJsonError names the bad field below the item's index and, when the item has one,
+    its path: "items[3].membersReference.items[1].ratio: expected an integer, got 'abc'
+    (item /docker/www)".
+    """
+    parse = COLLECTIONS[collection]
+    objects: list[Any] = []
+    for index, item in enumerate(items):
+        try:
+            objects.extend(parse(item))
+        except IcontrolJsonError as error:
+            located = error.under(f"items[{index}]")
+            raise IcontrolJsonError(located.field, located.problem + _named(item)) from None
+    return objects
+
+
+def _named(item: Any) -> str:
+    path = item.get("fullPath") if isinstance(item, Mapping) else None
+    return f" (item {path})" if isinstance(path, str) and path else ""
+
+
 def objects_from_collections(
-    collections: Mapping[str, Sequence[Mapping[str, Any]]],
+    collections: Mapping[str, Sequence[Any]],
 ) -> list[Any]:
-    """{collection: [item JSON, ...]} as read from the device -> model objects."""
+    """{collection: [item JSON, ...]} as read from the device -> model objects; a malformed
+    item is an IcontrolJsonError (the adapter's read_objects names the request too)."""
     objects: list[Any] = []
     for collection, items in collections.items():
-        parse = COLLECTIONS[collection]
-        for item in items:
-            objects.extend(parse(item))
+        try:
+            objects.extend(objects_from_items(collection, items))
+        except IcontrolJsonError as error:
+            raise IcontrolJsonError(f"{collection} {error.field}", error.problem) from None
     return objects

@@ -8,8 +8,12 @@ Rules, in the order they apply:
 - Creates run in dependency order (the order of the kind table, model.KINDS), deletes in
   reverse, so nothing is created before what it references or deleted while something still
   references it.
-- Members of a pool that is deleted go with the pool; nodes that pool members auto-created are
-  deleted once no remaining member uses them.
+- Members of a pool that is deleted go with the pool. Nodes are desired objects like any
+  other, created with the owner marker before their members; an unmarked node only this
+  controller's members use is adopted (marked), and every other unmarked node is left alone.
+- A node this plan deletes whose address another desired node needs is deleted first, with its
+  members, before every create: Docker reuses addresses at once, the device refuses two nodes
+  with one address.
 - Mass-delete guard: when the policy says so (the first run after start-up), a run that would
   delete more than `mass_delete_threshold` of the owned objects writes nothing at all (emptied
   data groups would be as destructive as the deletes); every change is held back instead.
@@ -109,6 +113,8 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
         before = present.get(key)
         if before is None:
             draft.creates.append(Change("create", obj))
+        elif not owned(before) and _adoptable(before, obj, present.values(), policy):
+            draft.updates.append(Change("update", obj, before))
         elif not owned(before):
             draft.conflicts.append(
                 f"{key}: exists on the BIG-IP without this controller's owner "
@@ -129,14 +135,11 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
     going_with_pools = [o for o in present.values() if pool_of(o) in deleted_pools]
     # Members go away with their pool on the device: deleting them one by one is wasted writes.
     draft.deletes = [c for c in draft.deletes if pool_of(c.obj) not in deleted_pools]
-    readdressed_nodes, orphaned_nodes = _node_deletes(
-        wanted.values(), present.values(), draft, deleted_pools
-    )
-    freeing = _freeing_address(wanted.values(), orphaned_nodes, draft.deletes, going_with_pools)
+    freeing = _freeing_address(wanted.values(), draft.deletes, going_with_pools)
     first = {key_of(c.obj) for c in freeing}
-    deletes = [c for c in draft.deletes + orphaned_nodes if key_of(c.obj) not in first]
+    deletes = [c for c in draft.deletes if key_of(c.obj) not in first]
     items = (
-        _ordered(draft.replace_deletes + readdressed_nodes + freeing, reverse=True)
+        _ordered(draft.replace_deletes + freeing, reverse=True)
         + _ordered(draft.creates)
         + _ordered(draft.updates)
         + _ordered(deletes, reverse=True)
@@ -150,28 +153,25 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
 
 def _freeing_address(
     desired: Iterable[BigipObject],
-    orphaned_nodes: list[Change],
     deletes: list[Change],
     going_with_pools: list[BigipObject],
 ) -> list[Change]:
     """Node deletes (with the deletes of their members) that must run before the creates.
 
     Docker hands a freed address to the next container at once, and the device refuses two
-    nodes with one address (0107176c). A node this plan removes anyway, whose address a member
-    of another node name needs, therefore goes first, in the same transaction; its members are
+    nodes with one address (0107176c). A node this plan deletes anyway, whose address another
+    desired node needs, therefore goes first, in the same transaction; its members are
     deleted explicitly first even when their pool goes later (a node in use cannot go)."""
     wanted_by: dict[str, set[str]] = {}
     for obj in desired:
-        if isinstance(obj, Member):
-            wanted_by.setdefault(obj.address, set()).add(f"/{obj.partition}/{obj.node}")
-    freeing = []
-    for change in orphaned_nodes:
-        node = change.obj
-        assert isinstance(node, Node)
-        path = f"/{node.partition}/{node.name}"
-        if wanted_by.get(node.address, {path}) - {path}:
-            freeing.append(change)
-    freed = {f"/{c.obj.partition}/{c.obj.name}" for c in freeing}
+        if isinstance(obj, Node):
+            wanted_by.setdefault(obj.address, set()).add(key_of(obj).path)
+    freeing = [
+        c
+        for c in deletes
+        if isinstance(c.obj, Node) and wanted_by.get(c.obj.address, set()) - {c.key.path}
+    ]
+    freed = {c.key.path for c in freeing}
 
     def on_freed_node(obj: BigipObject) -> bool:
         return isinstance(obj, Member) and f"/{obj.partition}/{obj.node}" in freed
@@ -179,6 +179,21 @@ def _freeing_address(
     members = [c for c in deletes if on_freed_node(c.obj)]
     members += [Change("delete", o) for o in going_with_pools if on_freed_node(o)]
     return members + freeing
+
+
+def _adoptable(
+    before: BigipObject, after: BigipObject, current: Iterable[BigipObject], policy: Policy
+) -> bool:
+    """A node without a description that only this controller's members use: one a pool member
+    of this controller created (members create their node; versions before nodes carried the
+    marker left them so). It gets the marker; any other unmarked node is never touched."""
+    if not (isinstance(before, Node) and isinstance(after, Node)) or before.description:
+        return False
+    if before.address != after.address:
+        return False
+    path = key_of(before).path
+    users = [o for o in current if isinstance(o, Member) and f"/{o.partition}/{o.node}" == path]
+    return bool(users) and all(is_owned(owner_of(m), policy.cluster_id) for m in users)
 
 
 def _too_many_deletes(
@@ -208,48 +223,6 @@ def _too_many_deletes(
 def _ordered(changes: list[Change], reverse: bool = False) -> list[Change]:
     sign = -1 if reverse else 1
     return sorted(changes, key=lambda c: (sign * spec_of(c.obj).rank, c.key.path))
-
-
-def _node_deletes(
-    desired: Iterable[BigipObject],
-    current: Iterable[BigipObject],
-    draft: _Draft,
-    deleted_pools: set[str],
-) -> tuple[list[Change], list[Change]]:
-    """Deletes of auto-created nodes: (readdressed, orphaned).
-
-    Readdressed: a member that will exist needs the node's name with another address (a
-    container came back with a new IP); the node must go before that member is created.
-    Orphaned: this plan removes the last member using the node.
-    A node counts as auto-created when it has no description: the controller never creates
-    nodes itself, and one an operator made with a description is left alone.
-    """
-    current = list(current)
-    removed = {key_of(c.obj) for c in draft.deletes + draft.replace_deletes}
-    removed |= {key_of(o) for o in current if isinstance(o, Member) and o.pool in deleted_pools}
-    touched: set[str] = set()
-    users: dict[str, set[str]] = {}
-    for obj in current:
-        if isinstance(obj, Member):
-            node = f"/{obj.partition}/{obj.node}"
-            if key_of(obj) in removed:
-                touched.add(node)
-            else:
-                users.setdefault(node, set()).add(obj.address)
-    for obj in desired:
-        if isinstance(obj, Member):
-            users.setdefault(f"/{obj.partition}/{obj.node}", set()).add(obj.address)
-
-    readdressed, orphaned = [], []
-    for obj in current:
-        if not isinstance(obj, Node) or obj.description:
-            continue
-        addresses = users.get(f"/{obj.partition}/{obj.name}", set())
-        if addresses and obj.address not in addresses:
-            readdressed.append(Change("delete", obj))
-        elif not addresses and f"/{obj.partition}/{obj.name}" in touched:
-            orphaned.append(Change("delete", obj))
-    return readdressed, orphaned
 
 
 _SIGN: dict[ChangeAction, str] = {"create": "+", "update": "~", "delete": "-"}

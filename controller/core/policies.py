@@ -21,11 +21,11 @@ from controller.core.model import (
     BigipObject,
     DataGroup,
     Member,
-    Node,
     ObjectKey,
     Pool,
     full_path,
     key_of,
+    node_key_of,
     owner_marker,
     owner_of,
 )
@@ -55,7 +55,7 @@ def keep_workloads(
         return objects
     markers = {owner_marker(cluster_id, workload) for workload in workload_ids}
     own_desired = {k for w in desired.workloads if w.workload in workload_ids for k in w.objects}
-    kept = [o for o in current.values() if not isinstance(o, Node) and owner_of(o) in markers]
+    kept = [o for o in current.values() if owner_of(o) in markers]
     dropped = [o for o in objects if key_of(o) in own_desired or owner_of(o) in markers]
     wanted = {key_of(o): o for o in objects if key_of(o) not in own_desired}
     wanted = {k: o for k, o in wanted.items() if owner_of(o) not in markers}
@@ -100,6 +100,9 @@ def keep_held_members(
         if pools.get(before.pool) != before.description or not before.description:
             continue
         wanted[key] = before if serving else replace(before, enabled=False)
+        node = current.get(node_key_of(before))
+        if node is not None:
+            wanted.setdefault(node_key_of(before), node)  # a member cannot outlive its node
     return list(wanted.values())
 
 

@@ -227,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b"{}"
         try:
             payload = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a body of 64 KB of "["
             payload = None
         if not isinstance(payload, dict):
             return 400, "application/json", _to_json({"error": "body must be a JSON object"})

@@ -151,7 +151,8 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
 
 def _molecules(items: list[Change]) -> list[list[Change]]:
     """Changes that must share a transaction: delete + create of one key (a replace), with
-    the deletes of the node the replaced member used in between. Everything else alone."""
+    the node the replaced member used (deleted, and created again when it is readdressed) in
+    between. Everything else alone."""
     creates = {c.key: c for c in items if c.action == "create"}
     node_deletes = {
         c.key.path: c for c in items if c.action == "delete" and c.obj.kind == "ltm/node"
@@ -166,7 +167,10 @@ def _molecules(items: list[Change]) -> list[list[Change]]:
         if partner is not None:
             node = _node_path(change.obj)
             freed = node_deletes.get(node) if node else None
-            molecule += [freed] if freed is not None and id(freed) not in used else []
+            if freed is not None and id(freed) not in used:
+                molecule.append(freed)
+                back = creates.get(freed.key)  # the node comes back at its new address
+                molecule += [back] if back is not None and id(back) not in used else []
             molecule.append(partner)
         used.update(id(c) for c in molecule)
         molecules.append(molecule)

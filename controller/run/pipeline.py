@@ -26,7 +26,7 @@ from controller.core.model import (
     ObjectKey,
     is_owned,
     key_of,
-    objects_from_collections,
+    node_key_of,
     owner_of,
 )
 from controller.core.plan import Change, Changes, Policy, plan
@@ -45,7 +45,7 @@ log = logging.getLogger("controller.run")
 
 
 class BigipReader(Protocol):
-    def read(self, partition: str, collections: Iterable[str]) -> dict[str, list[dict]]: ...
+    def read_objects(self, partition: str, collections: Iterable[str]) -> list[BigipObject]: ...
 
 
 class BigipWriter(BigipReader, Protocol):
@@ -59,8 +59,8 @@ class BigipWriter(BigipReader, Protocol):
 class EmptyBigip:
     """A BIG-IP with nothing on it: what `plan` compares against without --bigip-url."""
 
-    def read(self, partition: str, collections: Iterable[str]) -> dict[str, list[dict]]:
-        return {c: [] for c in collections}
+    def read_objects(self, partition: str, collections: Iterable[str]) -> list[BigipObject]:
+        return []
 
 
 def wanted_collections(settings: Settings) -> list[str]:
@@ -269,8 +269,10 @@ class Pipeline:
         if not self.partition_ready and not dry_run:
             self.client.ensure_partition(self.settings.partition)
             self.partition_ready = True
-        raw = self.client.read(self.settings.partition, wanted_collections(self.settings))
-        return {key_of(o): o for o in objects_from_collections(raw)}
+        objects = self.client.read_objects(
+            self.settings.partition, wanted_collections(self.settings)
+        )
+        return {key_of(o): o for o in objects}
 
     def _with_draining(self, desired: Desired, now: float) -> list[BigipObject]:
         """Desired objects plus disabled copies of members that vanished less than `drain`
@@ -294,8 +296,12 @@ class Pipeline:
             reused = taken.get(member.address, member.node) != member.node
             if key in wanted or now >= deadline or member.pool not in pools or reused:
                 del self.draining[key]
-            else:
-                objects.append(member)
+                continue
+            objects.append(member)
+            node = (self.current or {}).get(node_key_of(member))
+            if node is not None and node_key_of(member) not in wanted:
+                objects.append(node)  # a draining member keeps its node
+                wanted.add(node_key_of(member))
         return objects
 
     def _log_applied(self, applied: list[Change]) -> None:

@@ -1,13 +1,18 @@
 """Workloads as JSON, the form peers exchange their Compose inventories in.
 
 The reader is strict: a wrong type or an unknown key is an error naming the field, because a
-half-understood inventory would silently drop or invent pool members on the BIG-IP.
+half-understood inventory would silently drop or invent pool members on the BIG-IP. A peer's
+answer is untrusted bytes: its nesting is bounded before it is parsed (`inventory_from_bytes`),
+so a hostile or broken peer costs a PeerError, not a RecursionError in the writer's run.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from controller.errors import PeerError, WorkloadJsonError
@@ -234,6 +239,16 @@ def workload_from_json(value: Any, where: str = "workload") -> Workload:
 
 INVENTORY_VERSION = 1
 
+# An inventory nests 7 levels (inventory.workloads[].instances[].networks[]); 32 leaves room
+# for new fields and stays far below what the recursive JSON parser survives (~1000).
+MAX_NESTING = 32
+
+# A JSON string (escapes included): brackets inside one do not nest anything.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# Brackets as signed bytes (+1 opens, -1 closes) once everything else is deleted.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", bytes([1, 1, 255, 255]))
+
 
 @dataclass(frozen=True)
 class Inventory:
@@ -282,3 +297,22 @@ def inventory_from_json(data: Any, peer: str) -> Inventory:
         # Swarm workloads come from the leader's own managers API, never from a peer.
         raise PeerError(f"peer {peer}: inventory.workloads: only compose workloads are exchanged")
     return Inventory(node=data["node"], token=data["token"], workloads=workloads)
+
+
+def nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text `raw` nests arrays/objects deeper than `limit`, found without
+    parsing it (the parser recurses once per level). Exact for valid JSON; for broken JSON
+    the parser's own error follows. Linear, in C loops: ~2 s for 32 MB of dense JSON."""
+    steps = _JSON_STRING.sub(b"", raw).translate(_BRACKET_STEPS, _NOT_BRACKETS)
+    return max(accumulate(memoryview(steps).cast("b")), default=0) > limit
+
+
+def inventory_from_bytes(raw: bytes, peer: str) -> Inventory:
+    """The Inventory in a peer's raw answer; PeerError names the peer and what is wrong."""
+    if nesting_exceeds(raw, MAX_NESTING):
+        raise PeerError(f"peer {peer}: /inventory nests deeper than {MAX_NESTING} levels")
+    try:
+        data = json.loads(raw)
+    except ValueError as error:
+        raise PeerError(f"peer {peer}: /inventory is not JSON: {error}") from None
+    return inventory_from_json(data, peer)

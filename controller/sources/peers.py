@@ -39,7 +39,7 @@ from controller.settings import listen_port, parse_peers
 from controller.sources.inventory import (
     Inventory,
     compose_only,
-    inventory_from_json,
+    inventory_from_bytes,
     inventory_to_json,
 )
 from controller.workloads import Workload, WorkloadSource
@@ -144,11 +144,7 @@ def fetch_inventory(peer: Peer, timeout: float = DEFAULT_TIMEOUT) -> Inventory:
         raise PeerError(f"peer {name}: /inventory answered HTTP {error.code}") from None
     except (OSError, ValueError) as error:  # URLError, timeouts and refusals are OSErrors
         raise PeerError(f"peer {name}: /inventory: {error}") from None
-    try:
-        data = json.loads(raw)
-    except ValueError as error:
-        raise PeerError(f"peer {name}: /inventory is not JSON: {error}") from None
-    return inventory_from_json(data, name)
+    return inventory_from_bytes(raw, name)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from controller.core.model import (
     IRule,
     Member,
     Monitor,
+    Node,
     Pool,
     Route,
     Virtual,
@@ -132,6 +133,9 @@ def test_first_round_of_a_compose_workload() -> None:
         Pool("docker", "shop_www_default", "round-robin", f"{pool}_mon", SHOP),
         Member(pool, "docker", "shop-www-1:80", "172.18.0.11", 1, True, SHOP),
         Member(pool, "docker", "shop-www-2:80", "172.18.0.12", 1, True, SHOP),
+        # Each container's node, created with the owner marker before its member.
+        Node("docker", "shop-www-1", "172.18.0.11", SHOP),
+        Node("docker", "shop-www-2", "172.18.0.12", SHOP),
         DataGroup("docker", "hosts", (("www.example.com", pool),), MARK),
         DataGroup(
             "docker",
@@ -187,6 +191,8 @@ def test_first_round_of_a_compose_workload() -> None:
         "ltm/pool /docker/shop_www_default",
         "ltm/pool/members /docker/shop_www_default/members/shop-www-1:80",
         "ltm/pool/members /docker/shop_www_default/members/shop-www-2:80",
+        "ltm/node /docker/shop-www-1",
+        "ltm/node /docker/shop-www-2",
     }
     assert desired.drain == {}
 
@@ -218,8 +224,9 @@ def test_second_round_scale_up_adds_one_member_and_records_only() -> None:
     first, second = build(www(1, 2)), build(www(1, 2, 3))
     added = set(second.objects) - set(first.objects)
     removed = set(first.objects) - set(second.objects)
-    assert {type(o).__name__ for o in added} == {"Member", "DataGroup"}
+    assert {type(o).__name__ for o in added} == {"Member", "Node", "DataGroup"}
     assert [o.name for o in added if isinstance(o, Member)] == ["shop-www-3:80"]
+    assert [o.name for o in added if isinstance(o, Node)] == ["shop-www-3"]
     assert [o.name for o in removed] == ["endpoints"]
     # The one data group that changes is `endpoints`: `hosts` does not depend on replicas.
     assert records(second, "hosts") == records(first, "hosts")
@@ -230,6 +237,7 @@ def test_second_round_scale_up_adds_one_member_and_records_only() -> None:
     }
     changes = plan(second.objects, first.objects, Policy(cluster_id="default"))
     assert sorted(c.describe() for c in changes.items) == [
+        "create ltm/node /docker/shop-www-3",
         "create ltm/pool/members /docker/shop_www_default/members/shop-www-3:80",
         "update ltm/data-group/internal /docker/endpoints",
     ]

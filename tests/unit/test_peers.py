@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -30,14 +31,17 @@ from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings, parse_peers
 from controller.simulator.server import Simulator
+from controller.sources import peers
 from controller.sources.inventory import (
+    MAX_NESTING,
     Inventory,
+    inventory_from_bytes,
     inventory_from_json,
     inventory_to_json,
     workload_from_json,
     workload_to_json,
 )
-from controller.sources.peers import Peer, PeerSource, merge_workloads
+from controller.sources.peers import Peer, PeerSource, fetch_inventory, merge_workloads
 from controller.workloads import HealthCheck, Instance, NetworkAddress, PublishedPort, Workload
 from tests.support.builders import FakeSource, instance
 
@@ -607,6 +611,8 @@ def test_listener_endpoints_exist_only_with_peers(three: tuple[Node, Node, Node]
         {"accepted": True},
     )
     assert _call(a.server, "/notify", b"[1]")[0] == 400
+    # Regression: 60 000 "[" (within the body limit) raised RecursionError in the handler.
+    assert _call(a.server, "/notify", b"[" * 60_000)[0] == 400
     assert _call(a.server, "/other", b"{}")[0] == 404
     assert a.notifies == 1
 
@@ -630,3 +636,130 @@ def test_inventory_is_503_while_the_local_engine_is_down(three: tuple[Node, Node
     status, body = _call(b.server, "/inventory")
     assert status == 503
     assert "DockerUnavailable" in body["error"]
+
+
+# --------------------------------------------------------------------------- hostile answers
+
+
+class RawPeer:
+    """A peer's listener that answers GET /inventory with fixed bytes, whatever they are."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(peer.body)))
+                self.end_headers()
+                self.wfile.write(peer.body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address: Peer = ("127.0.0.1", self.server.server_address[1])
+        self.name = f"127.0.0.1:{self.address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def raw_peer() -> Iterator[Callable[[bytes], RawPeer]]:
+    started: list[RawPeer] = []
+
+    def start(body: bytes) -> RawPeer:
+        started.append(RawPeer(body))
+        return started[-1]
+
+    yield start
+    for peer in started:
+        peer.close()
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def _inventory_bytes(*workloads: Workload, **dumps: Any) -> bytes:
+    return json.dumps(inventory_to_json(Inventory("node-b", "tb", workloads)), **dumps).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, _nested(100_000), _nested(MAX_NESTING + 1)],
+    ids=["unclosed", "deep", "limit+1"],
+)
+def test_an_answer_nested_deeper_than_the_limit_is_a_peer_error(
+    raw_peer: Callable[[bytes], RawPeer], body: bytes
+) -> None:
+    peer = raw_peer(body)
+    with pytest.raises(PeerError) as caught:
+        fetch_inventory(peer.address)
+    assert str(caught.value) == f"peer {peer.name}: /inventory nests deeper than 32 levels"
+
+
+def test_nesting_up_to_the_limit_is_left_to_the_inventory_reader(
+    raw_peer: Callable[[bytes], RawPeer],
+) -> None:
+    peer = raw_peer(_nested(MAX_NESTING))
+    with pytest.raises(PeerError) as caught:
+        fetch_inventory(peer.address)
+    assert str(caught.value) == f"peer {peer.name}: inventory: expected an object, got list"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(
+    raw_peer: Callable[[bytes], RawPeer],
+) -> None:
+    tricky = '\\"[{' * 50 + '\\\\"'  # escaped quotes and backslashes around many brackets
+    www = compose("www", "node-b", {1: "172.19.0.2"}, hostname="www.example.com")
+    www = replace(www, labels=(*www.labels, ("f5.note", tricky)))
+    peer = raw_peer(_inventory_bytes(www))
+    assert fetch_inventory(peer.address).workloads == (www,)
+
+
+@given(st.lists(_workloads.map(lambda w: replace(w, source="compose")), max_size=3), st.booleans())
+def test_no_valid_inventory_is_refused_as_too_deep(
+    workloads: list[Workload], ascii_only: bool
+) -> None:
+    raw = _inventory_bytes(*workloads, ensure_ascii=ascii_only)
+    assert inventory_from_bytes(raw, "p:1").workloads == tuple(workloads)
+
+
+def test_an_answer_larger_than_the_limit_is_a_peer_error(
+    raw_peer: Callable[[bytes], RawPeer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = _inventory_bytes(compose("www", "node-b", {1: "172.19.0.2"}))
+    monkeypatch.setattr(peers, "MAX_ANSWER_BYTES", len(body))
+    assert len(fetch_inventory(raw_peer(body).address).workloads) == 1  # at the limit: read
+    big = raw_peer(body + b" ")
+    with pytest.raises(PeerError) as caught:
+        fetch_inventory(big.address)
+    assert str(caught.value) == (
+        f"peer {big.name}: /inventory: answer larger than {len(body)} bytes"
+    )
+
+
+def test_a_hostile_peer_costs_its_own_workloads_only(
+    raw_peer: Callable[[bytes], RawPeer],
+) -> None:
+    """The writer's run goes on: its own workloads and the good peer's are still listed."""
+    good = raw_peer(_inventory_bytes(compose("api", "node-b", {1: "172.19.0.3"})))
+    deep = raw_peer(b"[" * 100_000)
+    local = FakeSource([compose("www", "node-a", {1: "172.18.0.2"})], leader=True)
+    source = PeerSource(
+        local, "tasks.ctlr", 9436, node_name=lambda: "node-a",
+        resolver=lambda host, port: [good.address, deep.address],
+    )  # fmt: skip
+    try:
+        assert [w.name for w in source.list_workloads()] == ["api", "www"]
+        assert source.status()[deep.name]["error"].endswith("nests deeper than 32 levels")
+        assert source.status()[good.name]["error"] == ""
+    finally:
+        source.close()

@@ -101,14 +101,19 @@ def test_other_cluster_objects_are_not_owned() -> None:
     assert not plan([], [theirs], POLICY)
 
 
-def test_removed_pool_takes_its_members_and_orphaned_nodes_with_it() -> None:
+def node(name: str, address: str, description: str = OWNER) -> Node:
+    return Node(partition="docker", name=name, address=address, description=description)
+
+
+def test_removed_pool_takes_its_members_and_its_nodes_with_it() -> None:
     current = [
         pool(),
         member("shop-www-1:80", "172.18.0.2"),
         member("shop-www-2:80", "172.18.0.3"),
-        Node(partition="docker", name="shop-www-1", address="172.18.0.2"),
-        Node(partition="docker", name="shop-www-2", address="172.18.0.3"),
-        Node(partition="docker", name="keep", address="172.18.0.9", description="by hand"),
+        node("shop-www-1", "172.18.0.2"),
+        node("shop-www-2", "172.18.0.3"),
+        node("keep", "172.18.0.9", description="by hand"),
+        node("unmarked", "172.18.0.10", description=""),
     ]
     changes = plan([], current, POLICY)
     assert actions(changes) == [
@@ -125,35 +130,59 @@ def test_scale_down_deletes_member_then_its_node() -> None:
         pool(),
         keep,
         gone,
-        Node(partition="docker", name="shop-www-1", address="172.18.0.2"),
-        Node(partition="docker", name="shop-www-2", address="172.18.0.3"),
+        node("shop-www-1", "172.18.0.2"),
+        node("shop-www-2", "172.18.0.3"),
     ]
-    changes = plan([pool(), keep], current, POLICY)
-    assert actions(changes) == [
-        f"delete {key_of(gone)}",
-        "delete ltm/node /docker/shop-www-2",
+    changes = plan([pool(), keep, node("shop-www-1", "172.18.0.2")], current, POLICY)
+    assert actions(changes) == [f"delete {key_of(gone)}", "delete ltm/node /docker/shop-www-2"]
+
+
+def test_an_unmarked_node_is_never_deleted() -> None:
+    # Regression: a node without a description was taken for one the controller's members had
+    # made, and deleted once an owned member using it went.
+    gone = member("shop-www-2:80", "172.18.0.3")
+    operators = Node(partition="docker", name="shop-www-2", address="172.18.0.3")
+    changes = plan([pool()], [pool(), gone, operators], POLICY)
+    assert actions(changes) == [f"delete {key_of(gone)}"]
+
+
+def test_an_unmarked_node_only_owned_members_use_is_adopted() -> None:
+    # Nodes made by members of older versions carry no marker: they get it, in place.
+    used = member("shop-www-1:80", "172.18.0.2")
+    legacy = Node(partition="docker", name="shop-www-1", address="172.18.0.2")
+    marked = node("shop-www-1", "172.18.0.2")
+    assert actions(plan([pool(), used, marked], [pool(), used, legacy], POLICY)) == [
+        "update ltm/node /docker/shop-www-1"
     ]
+    # One an unowned member also uses, or one nobody uses, is not the controller's to mark.
+    theirs = Member("/docker/p", "docker", "shop-www-1:8080", "172.18.0.2")
+    assert plan([pool(), used, marked], [pool(), used, theirs, legacy], POLICY).conflicts
+    assert plan([marked], [legacy], POLICY).conflicts
 
 
 def test_node_shared_by_two_pools_survives_until_its_last_member_goes() -> None:
     a = member("shop-www-1:80", "172.18.0.2", pool_name="a")
     b = member("shop-www-1:8080", "172.18.0.2", pool_name="b")
-    node = Node(partition="docker", name="shop-www-1", address="172.18.0.2")
-    changes = plan([pool("a"), pool("b"), b], [pool("a"), pool("b"), a, b, node], POLICY)
+    shared = node("shop-www-1", "172.18.0.2")
+    changes = plan([pool("a"), pool("b"), b, shared], [pool("a"), pool("b"), a, b, shared], POLICY)
     assert actions(changes) == [f"delete {key_of(a)}"]
 
 
 def test_container_back_with_new_address_replaces_member_and_node_before_create() -> None:
     old = member("shop-www-1:80", "172.18.0.2")
     new = member("shop-www-1:80", "172.18.0.7")
-    node = Node(partition="docker", name="shop-www-1", address="172.18.0.2")
-    changes = plan([pool(), new], [pool(), old, node], POLICY)
+    changes = plan(
+        [pool(), new, node("shop-www-1", "172.18.0.7")],
+        [pool(), old, node("shop-www-1", "172.18.0.2")],
+        POLICY,
+    )
     assert actions(changes) == [
         f"delete {key_of(old)}",
         "delete ltm/node /docker/shop-www-1",
+        "create ltm/node /docker/shop-www-1",
         f"create {key_of(new)}",
     ]
-    assert changes.items[0].obj == old and changes.items[2].obj == new
+    assert changes.items[0].obj == old and changes.items[3].obj == new
 
 
 def test_mass_delete_guard_holds_deletes_on_first_run() -> None:

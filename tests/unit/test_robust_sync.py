@@ -3,6 +3,8 @@ lose objects. Against the real simulator through the real adapter, with literal 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from controller.core.model import Member
@@ -219,14 +221,21 @@ def test_a_split_run_never_commits_a_members_delete_without_its_return() -> None
     old = [member(i, f"172.18.0.{i}") for i in (1, 2, 3)]
     nodes_before = [Node("docker", f"www-{i}", f"172.18.0.{i}") for i in (1, 2, 3)]
     new = [member(i, f"172.18.1.{i}") for i in (1, 2, 3)]  # every container came back readdressed
-    changes = plan([pool, *new], [pool, *old, *nodes_before], Policy("c"))
-    assert len(changes.items) == 9
+    nodes_after = [Node("docker", f"www-{i}", f"172.18.1.{i}", marker) for i in (1, 2, 3)]
+    nodes_before = [replace(n, description=marker) for n in nodes_before]
+    changes = plan([pool, *new, *nodes_after], [pool, *old, *nodes_before], Policy("c"))
+    assert len(changes.items) == 12
 
     for size in (2, 3, 4, 250):
         chunks = chunked(list(changes.items), size)
         assert [c for chunk in chunks for c in chunk].count(changes.items[0]) == 1
-        assert sum(len(chunk) for chunk in chunks) == 9
+        assert sum(len(chunk) for chunk in chunks) == 12
         for chunk in chunks:
-            deleted = {c.key for c in chunk if c.action == "delete" and isinstance(c.obj, Member)}
+            deleted = {c.key for c in chunk if c.action == "delete"}
             created = {c.key for c in chunk if c.action == "create"}
             assert deleted <= created, (size, chunk)
+            # ... and a member is created only after its node.
+            made = [c.key.path.rsplit("/", 1)[-1] for c in chunk if c.action == "create"]
+            for i, name in enumerate(made):
+                if ":" in name:
+                    assert name.split(":")[0] in made[:i], (size, chunk)

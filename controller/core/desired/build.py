@@ -48,6 +48,7 @@ from controller.core.model import (
     BigipObject,
     DataGroup,
     Member,
+    Node,
     ObjectKey,
     Pool,
     full_path,
@@ -84,6 +85,9 @@ def build_desired(
     for built in accepted:
         for obj in built.objects:
             add(obj, built.id)
+    for built in accepted:
+        for node in built.shared_nodes:
+            add(node)
 
     # Data groups: always present, so the iRules find them whatever runs.
     hosts = sorted({key: value for b in accepted for key, value in b.hosts}.items())
@@ -160,6 +164,7 @@ class _Built:
     warnings: list[Problem] = field(default_factory=list)  # reported, objects kept
     notices: list[Problem] = field(default_factory=list)  # instances left out
     held: dict[ObjectKey, bool] = field(default_factory=dict)  # member -> instance serves
+    shared_nodes: list[Node] = field(default_factory=list)  # Docker nodes' addresses
     no_members: bool = False
 
     @property
@@ -196,7 +201,7 @@ def _build(workload: Workload, settings: Settings) -> _Built | None:
             built.endpoints += resolver_records(workload, route, found, served_by, settings)
     if built.problems:
         built.objects, built.hosts, built.endpoints, built.gtm, built.subnets = [], [], [], [], []
-        built.notices, built.held = [], {}
+        built.notices, built.held, built.shared_nodes = [], {}, []
     return built
 
 
@@ -231,6 +236,12 @@ def _build_route(
     built.objects.append(pool)
     members = pool_members(found, route, pool_path, partition, marker)
     built.objects.extend(members)
+    # Nodes carry the owner marker too, so the controller only ever deletes nodes it made. A
+    # container's node is its workload's; a Docker node's address serves every workload.
+    container_nodes = member_mode(route, settings) == "container"
+    node_marker = marker if container_nodes else owner_marker(settings.cluster_id)
+    nodes = {m.node: Node(partition, m.node, m.address, node_marker) for m in members}
+    (built.objects if container_nodes else built.shared_nodes).extend(nodes.values())
     if not any(m.enabled for m in members):
         built.no_members = True
     if route.drain > 0:
