@@ -118,8 +118,6 @@ class KindSpec(Generic[T]):
     replace_fields: tuple[str, ...] = ()  # fields the device cannot change in place
     member_of: str = ""  # pool members: the kind of their pool (deleting it deletes them)
     pool: Callable[[T], str] = _no_pool  # pool members: the full path of their pool
-    # False for nodes: members auto-create them, plan deletes one with its last member only.
-    surplus_deleted: bool = True
     read_in_common: bool = False  # its collection exists only in /Common
     rank: int = 0  # create order: its position in KINDS (set there)
 

@@ -107,7 +107,7 @@ class Pool:
 
 @dataclass(frozen=True)
 class Member:
-    """A pool member. Its name is NODE:PORT; NODE names the (auto-created) node."""
+    """A pool member. Its name is NODE:PORT; NODE names its node."""
 
     kind: ClassVar[str] = "ltm/pool/members"
     pool: str  # full path of the pool
@@ -125,8 +125,8 @@ class Member:
 
 @dataclass(frozen=True)
 class Node:
-    """A node. Pool members auto-create theirs, so the controller never creates nodes; it only
-    deletes an auto-created node (no description) once the last member using it is gone."""
+    """A node: created with the owner marker before the members that use it (a member would
+    create an unmarked one), so the controller only ever deletes nodes it made."""
 
     kind: ClassVar[str] = "ltm/node"
     partition: str

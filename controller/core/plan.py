@@ -128,7 +128,7 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
 
     deleted_pools = set()
     for key, obj in present.items():
-        if key not in wanted and spec_of(obj).surplus_deleted and owned(obj):
+        if key not in wanted and owned(obj):
             draft.deletes.append(Change("delete", obj))
             if obj.kind in _POOL_KINDS:
                 deleted_pools.add(key.path)

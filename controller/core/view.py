@@ -20,7 +20,8 @@ def after_changes(
 ) -> dict[ObjectKey, BigipObject]:
     """What the device holds once `changes` applied, as far as the controller wrote it.
 
-    Members auto-create their node on the device, so the view gains that node too."""
+    A member whose node the run did not create (an unmarked one it adopted, say) creates it on
+    the device, so the view gains that node too."""
     state = dict(current)
     for change in changes.items:
         key = change.key

@@ -25,7 +25,7 @@ Planner = Callable[[frozenset[str], Mapping[ObjectKey, BigipObject]], Changes]
 
 
 def workload_of(change: Change) -> str:
-    """The workload an owned object belongs to; "" for shared objects and auto-created nodes."""
+    """The workload an owned object belongs to; "" for shared objects."""
     return owner_of(change.obj).partition(" workload=")[2]
 
 
