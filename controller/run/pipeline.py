@@ -103,6 +103,7 @@ class Pipeline:
         self.rejected: dict[str, tuple[str, str]] = {}
         self.device_changed = False
         self._last_unexpected = ""
+        self._reported_unheard: list[str] = []
 
     @property
     def last_run(self) -> RunResult | None:
@@ -224,12 +225,30 @@ class Pipeline:
             mass_delete_threshold=self.settings.mass_delete_threshold,
         )
 
+        unheard = self._unheard_peers()
+
         def replan(keep: frozenset[str], current: Mapping[ObjectKey, BigipObject]) -> Changes:
+            if unheard:
+                keep = keep | absent_workloads(desired, current, cluster_id)
             kept = keep_workloads(objects, desired, current, cluster_id, invalid | keep)
             kept = keep_held_members(kept, desired, current)
-            return plan(kept, current.values(), policy)
+            changes = plan(kept, current.values(), policy)
+            return without_member_deletes(changes) if unheard else changes
 
         return replan
+
+    def _unheard_peers(self) -> list[str]:
+        """Peers not heard from since start-up: what they run is unknown, not gone, so no
+        workload of theirs may be deleted yet (a restarted writer must not wipe them)."""
+        unheard = getattr(self.source, "unheard", None)
+        names: list[str] = unheard() if unheard else []
+        if names and names != self._reported_unheard:
+            log.warning(
+                "peers %s not heard from yet: holding deletes of workloads and members",
+                ", ".join(names),
+            )
+        self._reported_unheard = names
+        return names
 
     def _held_back(self, desired: Desired, resync: bool) -> frozenset[str]:
         """Refused workloads not tried again in this run. One is tried again when its objects
@@ -388,3 +407,19 @@ def label_problems(desired: Desired) -> int:
     """Problems of the labels, not of the device: what the label_errors alert is about."""
     refused = {w.workload for w in desired.workloads if w.state == "rejected"}
     return sum(1 for p in desired.problems if p.workload not in refused or p.label)
+
+
+def absent_workloads(
+    desired: Desired, current: Mapping[ObjectKey, BigipObject], cluster_id: str
+) -> frozenset[str]:
+    """Workloads the device holds objects of that this run's discovery did not see."""
+    seen = {w.workload for w in desired.workloads}
+    owned = (owner_of(o) for o in current.values() if is_owned(owner_of(o), cluster_id))
+    return frozenset(w for m in owned if (w := m.partition(" workload=")[2]) and w not in seen)
+
+
+def without_member_deletes(changes: Changes) -> Changes:
+    """`changes` less the deletes of members and nodes: a peer not heard from may run them."""
+    held = ("ltm/pool/members", "ltm/node")
+    items = tuple(c for c in changes.items if not (c.action == "delete" and c.obj.kind in held))
+    return replace(changes, items=items)

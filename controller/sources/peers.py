@@ -263,6 +263,11 @@ class PeerSource:
             self.metrics.set_peers(fresh, len(self.states) - fresh)
         return [s.inventory for s in self.states.values() if s.inventory is not None]
 
+    def unheard(self) -> list[str]:
+        """Peers listed but never heard from since this task started: their Compose
+        workloads are unknown, not gone (the writer deletes none of them meanwhile)."""
+        return sorted(peer_name(p) for p, s in self.states.items() if s.inventory is None)
+
     def _fetch(self, peer: Peer) -> Inventory | PeerError:
         try:
             return fetch_inventory(peer, self.timeout)

@@ -239,3 +239,67 @@ def test_a_split_run_never_commits_a_members_delete_without_its_return() -> None
             for i, name in enumerate(made):
                 if ":" in name:
                     assert name.split(":")[0] in made[:i], (size, chunk)
+
+
+# --------------------------------------------------------------------------- peers at start-up
+
+
+class WithUnheardPeer(FakeSource):
+    """The writer's view while a listed peer has not answered since start-up."""
+
+    def __init__(self, workloads: list, unheard: list[str]) -> None:
+        super().__init__(workloads)
+        self.peers_unheard = unheard
+
+    def unheard(self) -> list[str]:
+        return self.peers_unheard
+
+
+def test_a_restarted_writer_deletes_nothing_of_a_peer_it_has_not_heard_from(
+    simulator: Simulator,
+) -> None:
+    local = [workload(f"local{i}", [f"172.18.{i}.2"]) for i in range(4)]
+    remote = workload("remote", ["172.19.0.2", "172.19.0.3"], namespace="node2")
+    scaled = workload("local0", ["172.18.0.2", "172.18.0.9"])
+    Harness(simulator, FakeSource([*local, remote]), allow_mass_delete=True).run()
+    before = {p["name"] for p in simulator.list_objects("ltm/pool", "docker")}
+
+    source = WithUnheardPeer([scaled, *local[1:]], unheard=["10.0.0.2:9436"])
+    h = Harness(simulator, source, allow_mass_delete=True)
+    result = h.run()
+
+    assert result.result == "success", result.error
+    assert {p["name"] for p in simulator.list_objects("ltm/pool", "docker")} == before
+    assert member_names(simulator, "/docker/node2_remote_default") == [
+        "node2-remote-1:80",
+        "node2-remote-2:80",
+    ]
+    assert "shop-local0-2:80" in member_names(simulator, "/docker/shop_local0_default")
+    hosts = simulator.get_object("ltm/data-group/internal", "/docker/hosts")
+    assert hosts is not None and "remote.example.com" in {r["name"] for r in hosts["records"]}
+
+    source.peers_unheard = []  # the peer answered: it runs no such workload any more
+    h.run()
+    assert simulator.get_object("ltm/pool", "/docker/node2_remote_default") is None
+
+
+def test_a_peer_that_never_answered_is_unheard_until_it_does() -> None:
+    import socket
+
+    from controller.sources.peers import PeerSource
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens once the socket is closed
+    peers = PeerSource(
+        FakeSource([]),
+        f"127.0.0.1:{port}",
+        port,
+        node_name=lambda: "node1",
+        timeout=0.5,
+    )
+    try:
+        peers.list_workloads()
+        assert peers.unheard() == [f"127.0.0.1:{port}"]
+    finally:
+        peers.close()
