@@ -165,3 +165,20 @@ def test_a_node_remove_event_triggers_a_run() -> None:
 )
 def test_every_event_the_source_forwards_triggers_a_run(kind: str, action: str) -> None:
     assert triggered_by({"Type": kind, "Action": action, "Actor": {"ID": "x"}, "timeNano": 1})
+
+
+def test_the_loop_outlives_a_run_that_raises_what_nobody_foresaw(simulator: Simulator) -> None:
+    class Exploding(ScriptedSource):
+        def list_workloads(self) -> list:  # type: ignore[override]
+            self.calls += 1
+            if self.calls == 1:
+                raise KeyError("partition")  # what a malformed answer used to raise
+            return super().list_workloads()
+
+    source = Exploding([[]])
+    with Loop(simulator, source) as loop:
+        # The failed start-up run is retried after the first backoff delay, and succeeds.
+        wait_until(lambda: loop.runs() >= 1 or None, 10, "a successful run after the failure")
+        assert loop.thread.is_alive()
+        errors = loop.registry.get_sample_value("bigip_ctlr_runs_total", {"result": "error"})
+        assert errors == 1

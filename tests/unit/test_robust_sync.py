@@ -303,3 +303,69 @@ def test_a_peer_that_never_answered_is_unheard_until_it_does() -> None:
         assert peers.unheard() == [f"127.0.0.1:{port}"]
     finally:
         peers.close()
+
+
+# --------------------------------------------------------------------------- the loop never dies
+
+MALFORMED_REPLIES = {
+    "an item without partition": (
+        "GET",
+        r"/ltm/pool$",
+        {"kind": "tm:ltm:pool:poolcollectionstate", "items": [{"name": "p", "fullPath": "/p"}]},
+    ),
+    "a non-integer ratio": (
+        "GET",
+        r"/ltm/pool$",
+        {
+            "items": [
+                {
+                    "name": "shop_www_default",
+                    "partition": "docker",
+                    "fullPath": "/docker/shop_www_default",
+                    "membersReference": {
+                        "items": [{"name": "shop-www-1:80", "address": "1.2.3.4", "ratio": "x"}]
+                    },
+                }
+            ]
+        },
+    ),
+    "a list as a commit reply": ("PATCH", r"/transaction/\d+$", [{"state": "COMPLETED"}]),
+    "a body that is not JSON": ("GET", r"/ltm/virtual$", "<html>maintenance</html>"),
+}
+
+
+@pytest.mark.parametrize("reply", sorted(MALFORMED_REPLIES))
+def test_a_malformed_reply_fails_one_run_and_the_next_converges(
+    simulator: Simulator, reply: str
+) -> None:
+    method, path, body = MALFORMED_REPLIES[reply]
+    source = FakeSource([workload("www", ["172.18.0.2"]), workload("api", ["172.18.0.3"])])
+    h = Harness(simulator, source)
+    h.run()
+    source.workloads.append(workload("new", ["172.18.0.4"]))
+    simulator.faults.add(method=method, path_regex=path, status=200, body=body, times=1)
+
+    failed = h.run(resync=True)
+    assert failed.result == "error"
+    assert "unexpected" not in failed.error  # an error of the tree, named as the device's fault
+
+    recovered = h.run()
+    assert recovered.result == "success", recovered.error
+    assert simulator.get_object("ltm/pool", "/docker/shop_new_default") is not None
+    assert h.run(resync=True).changes.items == ()
+
+
+def test_an_exception_nobody_foresaw_fails_the_run_not_the_loop(simulator: Simulator) -> None:
+    class Exploding(FakeSource):
+        def list_workloads(self) -> list:
+            if self.calls == 0:
+                self.calls += 1
+                raise RuntimeError("a bug in a source")
+            return super().list_workloads()
+
+    h = Harness(simulator, Exploding([workload("www", ["172.18.0.2"])]))
+    failed = h.run()
+    assert failed.result == "error" and "RuntimeError: a bug in a source" in failed.error
+    assert h.sample("bigip_ctlr_runs_total", {"result": "error"}) == 1
+    assert h.run().result == "success"
+    assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is not None
