@@ -88,6 +88,23 @@ services:
 """
 
 
+@dataclass
+class OnlyProject:
+    """The engine's workloads of one Compose project only."""
+
+    engine: Any
+    project: str
+
+    def list_workloads(self) -> list[Any]:
+        return [w for w in self.engine.list_workloads() if w.namespace == self.project]
+
+    def is_swarm_leader(self) -> bool:
+        return True
+
+    def events(self, stop: Any) -> Any:
+        return iter(())
+
+
 def state_of(result: Any, workload: str) -> str:
     (found,) = [w for w in result.desired.workloads if w.workload == workload]
     return str(found.state)
@@ -161,3 +178,35 @@ def test_compose_stop_and_start_keep_the_pool_monitor_and_hosts_record(
     assert not [
         r for r in controller.sim.requests[seen:] if r.method == "DELETE" and "data-group" in r.path
     ]
+
+
+def test_compose_down_of_everything_and_a_restart_delete_nothing_without_allow_mass_delete(
+    controller: Controller, compose: Compose, docker_lab: DockerLab, busybox_image: str
+) -> None:
+    host = f"three.{docker_lab.prefix}.example.com"
+    project = compose.up(compose_file(busybox_image, host, replicas=3))
+    pool = f"/docker/{project}_www_default"
+    # Only this project counts: other labelled containers on a shared engine would make its
+    # deletes a minority, which the guard rightly lets through.
+    engine = controller.reconciler.source
+    controller.reconciler.source = OnlyProject(engine, project)
+    controller.reconciler.run_once(resync=True)
+    assert len(controller.members(pool)) == 3
+
+    compose.run(project, "down", "-t", "0")
+    restarted = Reconciler(
+        controller.reconciler.settings,
+        OnlyProject(engine, project),
+        controller.reconciler.client,
+        controller.reconciler.irules,
+        Metrics(CollectorRegistry()),
+    )
+    seen = len(controller.sim.requests)
+    result = restarted.run_once()
+
+    assert result.result == "success", result.error
+    assert result.changes.items == () and result.changes.held
+    writes = [r for r in controller.sim.requests[seen:] if r.method != "GET" and "/tm/" in r.path]
+    assert writes == []
+    assert len(controller.members(pool)) == 3
+    assert controller.hosts()[host] == pool
