@@ -369,3 +369,24 @@ def test_an_exception_nobody_foresaw_fails_the_run_not_the_loop(simulator: Simul
     assert h.sample("bigip_ctlr_runs_total", {"result": "error"}) == 1
     assert h.run().result == "success"
     assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is not None
+
+
+def test_an_address_two_live_containers_share_is_a_problem_of_the_later_workload(
+    simulator: Simulator,
+) -> None:
+    # Two engines hand out the same bridge address (every engine defaults to 172.17.0.0/16).
+    first = workload("www", ["172.17.0.2"], namespace="node1")
+    source = FakeSource([first, workload("keep", ["172.18.0.9"])])
+    h = Harness(simulator, source)
+    h.run()
+    source.workloads = [first, workload("keep", ["172.18.0.9"]), workload("api", ["172.17.0.2"])]
+
+    result = h.run()
+
+    assert result.result == "success", result.error
+    assert result.desired is not None
+    states = {w.workload: w.state for w in result.desired.workloads}
+    assert states == {"node1/www": "synced", "shop/keep": "synced", "shop/api": "rejected"}
+    (problem,) = [p for p in result.desired.problems if p.workload == "shop/api"]
+    assert "0107176c" in problem.reason and "172.17.0.2" in problem.reason
+    assert member_names(simulator, "/docker/node1_www_default") == ["node1-www-1:80"]
