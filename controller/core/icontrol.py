@@ -29,6 +29,7 @@ from controller.core.objects import (
     split_path,
 )
 from controller.errors import IcontrolJsonError
+from controller.net import HostPort
 
 # Monitor types sent with their send/recv strings; tcp monitors are written and read without.
 _SEND_RECV_TYPES = ("http", "https", "udp")
@@ -88,7 +89,7 @@ def node_to_icontrol(obj: Node) -> dict[str, Any]:
 
 
 def virtual_to_icontrol(obj: Virtual) -> dict[str, Any]:
-    ipv4 = "." in obj.destination.rsplit("/", 1)[-1]
+    ipv4 = not HostPort.from_bigip(obj.destination).is_ipv6
     return _named(obj) | {
         "destination": obj.destination,
         "mask": "255.255.255.255" if ipv4 else "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",

@@ -126,15 +126,15 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
         elif before != obj:
             draft.updates.append(Change("update", obj, before))
 
-    deleted_pools = set()
+    deleted_pools: set[ObjectKey] = set()
     for key, obj in present.items():
         if key not in wanted and owned(obj):
             draft.deletes.append(Change("delete", obj))
             if obj.kind in _POOL_KINDS:
-                deleted_pools.add(key.path)
-    going_with_pools = [o for o in present.values() if pool_of(o) in deleted_pools]
+                deleted_pools.add(key)
+    going_with_pools = [o for o in present.values() if _pool_key(o) in deleted_pools]
     # Members go away with their pool on the device: deleting them one by one is wasted writes.
-    draft.deletes = [c for c in draft.deletes if pool_of(c.obj) not in deleted_pools]
+    draft.deletes = [c for c in draft.deletes if _pool_key(c.obj) not in deleted_pools]
     freeing = _freeing_address(wanted.values(), draft.deletes, going_with_pools)
     first = {key_of(c.obj) for c in freeing}
     deletes = [c for c in draft.deletes if key_of(c.obj) not in first]
@@ -149,6 +149,12 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
     ):
         return Changes(conflicts=tuple(sorted(draft.conflicts)), held=tuple(items))
     return Changes(items=tuple(items), conflicts=tuple(sorted(draft.conflicts)))
+
+
+def _pool_key(obj: BigipObject) -> ObjectKey | None:
+    """The key of a member's pool (an LTM and a GTM pool may share a path); None otherwise."""
+    spec = spec_of(obj)
+    return ObjectKey(spec.member_of, pool_of(obj)) if spec.member_of else None
 
 
 def _freeing_address(

@@ -224,3 +224,30 @@ def test_the_kind_table_has_every_object_type_in_create_order() -> None:
         "gtm/wideip/a",
     )
     assert [KINDS[kind].rank for kind in KIND_ORDER] == list(range(len(KINDS)))
+
+
+def test_an_ltm_and_a_gtm_pool_of_one_path_keep_their_own_member_deletes() -> None:
+    from controller.core.model import GtmPool, GtmPoolMember
+
+    # Regression: deleted pools were remembered by path only, so deleting the LTM pool
+    # /docker/www also dropped the delete of a member of the GTM pool /docker/www.
+    gtm_pool = GtmPool(partition="docker", name="shop_www_default", description=OWNER)
+    gtm_member = GtmPoolMember(
+        pool="/docker/shop_www_default",
+        partition="Common",
+        name="bigip:/docker/vs",
+        description=OWNER,
+    )
+    changes = plan([gtm_pool], [pool(), member("shop-www-1:80", "172.18.0.2"), gtm_pool,
+                               gtm_member], POLICY)  # fmt: skip
+    assert f"delete {key_of(gtm_member)}" in actions(changes)
+
+
+def test_an_ipv6_virtual_server_gets_an_ipv6_mask() -> None:
+    from controller.core.model import to_icontrol
+
+    # Regression: IPv4 was told by a "." in the destination, which IPv6 has before its port.
+    v6 = Virtual(partition="docker", name="vs6", destination="/docker/fd00::9.443")
+    v4 = Virtual(partition="docker", name="vs4", destination="/docker/10.0.0.9:443")
+    assert to_icontrol(v6)["mask"] == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+    assert to_icontrol(v4)["mask"] == "255.255.255.255"
