@@ -71,6 +71,10 @@ class Applier:
             half = len(suspects) // 2
             for group in (suspects[:half], suspects[half:]):
                 self._isolate(group, pending, held_back, outcome, replan)
+        if len(outcome.rejected) > 1 and self._try(set(held_back), outcome, replan) is None:
+            # Workloads that need each other's changes (two containers swapped addresses) are
+            # each refused alone and taken together: one more try clears them.
+            outcome.rejected.clear()
         return outcome
 
     def _isolate(

@@ -120,22 +120,22 @@ class Pipeline:
            what it has).
         2. Build the desired state; bad labels become problems of their workload only, logged
            once per change.
-        3. Keep members of vanished instances disabled while they drain.
-        4. Stop here unless this task is the writer (standalone engine or Swarm leader); a dry
+        3. Stop here unless this task is the writer (standalone engine or Swarm leader); a dry
            run always plans as the writer would.
-        5. Read the current state from the BIG-IP on a resync or when the cache is unknown;
+        4. Read the current state from the BIG-IP on a resync or when the cache is unknown;
            otherwise trust the cache of what was applied.
-        6. Keep the objects of workloads whose labels turned invalid; plan the difference
-           (mass-delete guard until a run passes it).
-        7. Apply it, in transactions of at most max_transaction_changes (not in a dry run).
-        8. Update the cache, metrics and status.
+        5. Keep members of vanished instances disabled (with their nodes) while they drain.
+        6. Keep the objects of workloads whose labels turned invalid, or that the device
+           refused; plan the difference (mass-delete guard until a run passes it).
+        7. Apply it, in transactions of at most max_transaction_changes; when the device
+           refuses, find the workloads responsible and apply the rest (not in a dry run).
+        8. Update the cache, metrics, status and the problem log.
         """
         started, t0 = time.time(), self.clock()
         desired: Desired | None = None
         changes = Changes()
         try:
             desired = build_desired(self._list_workloads(), self.settings, self.irules)
-            objects = self._with_draining(desired, t0)
             leader = self.source.is_swarm_leader()
             self.metrics.set_leader(leader)
             if not leader and not dry_run:
@@ -145,6 +145,9 @@ class Pipeline:
                 )
             resync = resync or self.current is None
             current = self._read_current(dry_run) if resync else dict(self.current or {})
+            # Drains are judged against what the device holds now: after a failed run the
+            # cache is gone, and a vanished member must still drain, node and all.
+            objects = self._with_draining(desired, t0, current)
             replan = self._planner(objects, desired)
             held_back = self._held_back(desired, resync)
             changes = replan(held_back, current)
@@ -293,14 +296,16 @@ class Pipeline:
         )
         return {key_of(o): o for o in objects}
 
-    def _with_draining(self, desired: Desired, now: float) -> list[BigipObject]:
+    def _with_draining(
+        self, desired: Desired, now: float, current: Mapping[ObjectKey, BigipObject]
+    ) -> list[BigipObject]:
         """Desired objects plus disabled copies of members that vanished less than `drain`
         seconds ago, so connections finish before the member is removed."""
         objects = list(desired.objects)
         # A held member (its instance is only left out for now) is not vanished: no drain timer.
         wanted = {key_of(o) for o in objects} | set(desired.held)
         pools = {f"/{o.partition}/{o.name}" for o in objects if o.kind == "ltm/pool"}
-        for obj in (self.current or {}).values():
+        for obj in current.values():
             key = key_of(obj)
             if not isinstance(obj, Member) or key in wanted or key in self.draining:
                 continue
@@ -317,7 +322,7 @@ class Pipeline:
                 del self.draining[key]
                 continue
             objects.append(member)
-            node = (self.current or {}).get(node_key_of(member))
+            node = current.get(node_key_of(member))
             if node is not None and node_key_of(member) not in wanted:
                 objects.append(node)  # a draining member keeps its node
                 wanted.add(node_key_of(member))

@@ -390,3 +390,27 @@ def test_an_address_two_live_containers_share_is_a_problem_of_the_later_workload
     (problem,) = [p for p in result.desired.problems if p.workload == "shop/api"]
     assert "0107176c" in problem.reason and "172.17.0.2" in problem.reason
     assert member_names(simulator, "/docker/node1_www_default") == ["node1-www-1:80"]
+
+
+def test_a_member_draining_across_a_failed_run_keeps_its_node(simulator: Simulator) -> None:
+    # Found by the engine soak: after a failed run the cache is gone, the draining member was
+    # kept but its node planned for deletion; the device refused (01070110) and the workload
+    # was quarantined until the next resync, its vanished member still enabled.
+    drain = {"f5.drain": "10"}
+    source = FakeSource([workload("www", ["172.18.0.2", "172.18.0.3"], drain)])
+    h = Harness(simulator, source)
+    h.run()
+    simulator.faults.add(method="POST", path_regex=r"/transaction$", status=503, times=1)
+    source.workloads = [workload("www", ["172.18.0.2"], drain)]
+    assert h.run().result == "error"
+
+    retried = h.run()
+
+    assert retried.result == "success", retried.error
+    assert retried.desired is not None
+    assert {w.state for w in retried.desired.workloads} == {"synced"}
+    item = simulator.get_object("ltm/pool", "/docker/shop_www_default")
+    assert item is not None
+    sessions = {m["name"]: m["session"] for m in item["membersReference"]["items"]}
+    assert sessions["shop-www-2:80"] == "user-disabled"
+    assert nodes(simulator)["shop-www-2"] == "172.18.0.3"
