@@ -29,6 +29,8 @@ USAGE_ERROR = 2
 """Exit code when the command cannot start with what it was given (as argparse uses it)."""
 FAILED = 1
 """Exit code when the command started and failed, or found problems."""
+COMPOSE_MISSING = 3
+"""Exit code of `validate` and `plan -f` when there is no Docker Compose v2 to read files with."""
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +61,31 @@ def _show(value: Any) -> str:
     return str(value) if value != "" else '""'
 
 
+def add_compose_flags(parser: argparse.ArgumentParser, files_help: str) -> None:
+    """The flags `docker compose` reads a project with; COMPOSE_* variables work as there."""
+    parser.add_argument(
+        "-f",
+        "--file",
+        "--compose-file",
+        dest="compose_file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=f"{files_help} (repeatable, later files override earlier ones)",
+    )
+    parser.add_argument(
+        "--env-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="variables to interpolate (default: .env of the project directory; repeatable)",
+    )
+    parser.add_argument("-p", "--project-name", default="", metavar="NAME", help="project name")
+    parser.add_argument(
+        "--profile", action="append", default=[], metavar="P", help="activate a profile"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docker-bigip-ctlr",
@@ -73,17 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="print what a run would change; writes nothing")
     add_options(plan)
-    plan.add_argument(
-        "-f",
-        "--compose-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="plan from compose files instead of the Docker engine (repeatable)",
-    )
+    add_compose_flags(plan, "plan from compose files instead of the Docker engine: one project")
 
-    validate = commands.add_parser("validate", help="lint the f5.* labels of compose files")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate = commands.add_parser(
+        "validate", help="check compose files offline, as `run` would check their workloads"
+    )
+    validate.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="compose files, each a project of its own (none: what `docker compose` reads)",
+    )
+    add_compose_flags(validate, "compose files of one project, merged as Compose merges them")
+    add_options(validate)
 
     sim = commands.add_parser("simulator", help="serve the built-in iControl REST simulator")
     sim.add_argument("--listen", default="127.0.0.1:8443", help="HOST:PORT [127.0.0.1:8443]")
@@ -125,16 +154,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "validate":
-        return cmd_validate(args.files)
     if args.command == "simulator":
         return cmd_simulator(args)
     values = resolve_options(args, os.environ)
+    if args.command == "validate":
+        return cmd_validate(args, values)
     from controller.observe.logs import configure_logging
 
     configure_logging(values["log_format"], values["log_level"])
     if args.command == "plan":
-        return cmd_plan(values, args.compose_file)
+        return cmd_plan(values, args)
     return cmd_run(values, once=args.once)
 
 
@@ -146,21 +175,67 @@ def _describe(error: ControllerError) -> str:
 
 
 def _exit_code(error: ControllerError) -> int:
-    # Bad settings and unreadable compose files are the caller's to fix before anything ran;
-    # everything else (Docker, BIG-IP) failed while running.
+    # Bad settings and compose files Compose rejects are the caller's to fix before anything
+    # ran; no Compose at all is the machine's; everything else (Docker, BIG-IP) failed running.
+    from controller.sources.compose_files import ComposeUnavailable
+
+    if isinstance(error, ComposeUnavailable):
+        return COMPOSE_MISSING
     return USAGE_ERROR if isinstance(error, (ConfigError, ComposeFileError)) else FAILED
 
 
-def cmd_validate(files: list[str]) -> int:
-    from controller.run.validate import validate_files
+def compose_options(args: argparse.Namespace) -> Any:
+    """ComposeOptions of the flags, None when no -f was given (plan: read the engine)."""
+    from controller.sources.compose_files import ComposeOptions
 
-    errors = validate_files(files)
-    for line in errors:
-        print(line)
+    flags = (args.env_file, args.project_name, args.profile)
+    if not args.compose_file:
+        if any(flags) and args.command == "plan":
+            raise ConfigError("--env-file, -p and --profile need -f (plan reads the engine)")
+        return None
+    return ComposeOptions(
+        files=tuple(args.compose_file),
+        env_files=tuple(args.env_file),
+        project_name=args.project_name,
+        profiles=tuple(args.profile),
+    )
+
+
+def cmd_validate(args: argparse.Namespace, values: Any) -> int:
+    """Exit 0 (warnings at most), 1 label errors, 2 a file Compose rejects, 3 no Compose."""
+    from copy import copy
+    from dataclasses import replace
+
+    from controller.run.validate import validate
+    from controller.sources.compose_files import ComposeOptions
+
+    if args.files and args.compose_file:
+        raise ConfigError("validate: give FILE arguments (a project each) or -f FILE..., not both")
+    values = copy(values)  # keeps where each value came from, for error messages
+    values["bigip_url"] = ""  # no BIG-IP: no password file to read
+    settings = settings_from(values)
+    one = compose_options(args) or ComposeOptions(
+        (), tuple(args.env_file), args.project_name, tuple(args.profile)
+    )
+    projects = [replace(one, files=(f,)) for f in args.files] or [one]
+    reports = [validate(options, settings) for options in projects]
+    for report in reports:
+        for line in [report.compose_error] * bool(report.compose_error) + report.errors:
+            print(line)
+        for line in report.warnings:
+            print(line)
+    files = sum(len(r.files) for r in reports)
+    rejected = sum(1 for r in reports if r.compose_error)
+    errors = sum(len(r.errors) for r in reports)
+    warnings = sum(len(r.warnings) for r in reports)
+    also = f", {warnings} warning(s)" if warnings else ""
+    if rejected:
+        print(f"Compose rejected {rejected} of {len(reports)} project(s){also}", file=sys.stderr)
+        return USAGE_ERROR
     if errors:
-        print(f"{len(errors)} error(s) in {len(files)} file(s)", file=sys.stderr)
-        return 1
-    print(f"{len(files)} file(s) OK")
+        print(f"{errors} error(s) in {files} file(s){also}", file=sys.stderr)
+        return FAILED
+    print(f"{files} file(s) OK{also}")
     return 0
 
 
@@ -216,8 +291,12 @@ def _client(settings: Settings, observer: Any = None) -> tuple[Any, Any, Setting
     return BigipClient(settings.bigip, observer=observer), simulator, settings
 
 
-def cmd_plan(values: Mapping[str, Any], compose_files: list[str]) -> int:
-    """The run's own pipeline as a dry run: the changes `run --once` would make, no write."""
+def cmd_plan(values: Mapping[str, Any], args: argparse.Namespace) -> int:
+    """The run's own pipeline as a dry run: the changes `run --once` would make, no write.
+
+    With -f, the workloads are those Compose would create from the files, checked as
+    `validate` checks them (the same lines), with addresses only the engine knows shown as
+    "from the engine"."""
     from prometheus_client import CollectorRegistry
 
     from controller.core.plan import render
@@ -226,13 +305,24 @@ def cmd_plan(values: Mapping[str, Any], compose_files: list[str]) -> int:
     from controller.run.pipeline import EmptyBigip, Pipeline
 
     settings = settings_from(values)
-    source = _plan_source(settings, compose_files)
+    options = compose_options(args)
+    project = None
+    if options is not None:
+        from controller.sources.compose_files import load_project
+
+        project = load_project(options)  # an unreadable file ends here, before any BIG-IP
     client: Any = EmptyBigip()
     if settings.bigip.url:
         client, _, _ = _client(settings)
     else:
         print("# no --bigip-url: planning against an empty BIG-IP")
     try:
+        report = None
+        if project is not None:
+            report = _checked(project, settings, client)
+            source: WorkloadSource = _file_source(report.workloads)
+        else:
+            source = _engine_source(settings)
         pipeline = Pipeline(
             settings, source, client, load_irules(settings), Metrics(CollectorRegistry())
         )
@@ -244,21 +334,80 @@ def cmd_plan(values: Mapping[str, Any], compose_files: list[str]) -> int:
         print(f"plan failed: {result.error}", file=sys.stderr)
         return 1
     assert result.desired is not None
-    for problem in result.desired.problems:
-        print(f"! workload {problem.workload}: label {problem.label or '-'}: {problem.reason}")
+    if report is not None:
+        lines = [f"# {w}" for w in report.warnings] + [f"! {e}" for e in report.errors]
+        problems = len(report.errors)
+    else:
+        lines = [_problem_line(p) for p in result.desired.problems + result.desired.notices]
+        problems = len(result.desired.problems)
+    for line in lines:
+        print(line)
     print(render(result.changes))
+    for line in _destinations(result.changes, report.placeholders if report else set()):
+        print(line)
     print(
-        f"# {len(result.changes.items)} change(s), {len(result.desired.problems)} problem(s), "
+        f"# {len(result.changes.items)} change(s), {problems} problem(s), "
         f"{len(result.desired.objects)} desired object(s)"
     )
-    return 1 if result.desired.problems else 0
+    return 1 if problems else 0
 
 
-def _plan_source(settings: Settings, compose_files: list[str]) -> WorkloadSource:
-    if compose_files:
-        from controller.sources.compose_files import FileSource
+def _problem_line(problem: Any) -> str:
+    from controller.observe.logs import one_line, quote
+    from controller.run.validate import reason_of, shown_label
 
-        return FileSource(compose_files)
+    # Ids, keys and reasons come from labels many teams write: none may forge a line.
+    workload = quote(problem.workload)
+    if problem.instance:
+        return one_line(f"! workload {workload}: {problem.reason}")
+    label = shown_label(problem.label) if problem.label else "-"
+    return one_line(f"! workload {workload}: label {label}: {reason_of(problem)}")
+
+
+def _checked(project: Any, settings: Settings, client: Any) -> Any:
+    """validate's report of the project; an instance whose node is already on the BIG-IP
+    keeps that node's address (so an unchanged member plans no change)."""
+    from controller.core.desired import node_name
+    from controller.core.model import Node
+    from controller.run.validate import check_project
+
+    address_of = None
+    if settings.bigip.url:
+        nodes = {
+            o.name: o.address
+            for o in client.read_objects(settings.partition, ["ltm/node"])
+            if isinstance(o, Node)
+        }
+        address_of = lambda w, i: nodes.get(node_name(w, i))  # noqa: E731
+    return check_project(project, settings, address_of=address_of)
+
+
+def _destinations(changes: Any, placeholders: set[str]) -> list[str]:
+    """Where each member and virtual server in the plan points (addresses only the engine
+    knows, in `plan -f`: "from the engine")."""
+    from controller.core.model import Member, Virtual
+
+    signs = {"create": "+", "update": "~", "delete": "-"}
+    lines = []
+    for change in changes.items:
+        obj, sign = change.obj, signs[change.action]
+        if isinstance(obj, Member):
+            port = obj.name.rpartition(":")[2] or obj.name.rpartition(".")[2]
+            address = "from the engine" if obj.address in placeholders else obj.address
+            lines.append(f"#   {sign} {change.key.path}: address {address}, port {port}")
+        elif isinstance(obj, Virtual):
+            where = obj.destination.rpartition("/")[2]
+            lines.append(f"#   {sign} {change.key.path}: destination {where} ({obj.ip_protocol})")
+    return ["# members and virtual servers point at:", *lines] if lines else []
+
+
+def _file_source(workloads: Any) -> WorkloadSource:
+    from controller.sources.compose_files import FileSource
+
+    return FileSource(workloads)
+
+
+def _engine_source(settings: Settings) -> WorkloadSource:
     from controller.sources.docker_engine import DockerSource
 
     return DockerSource(settings.docker_url, node_address=settings.node_address)
@@ -327,10 +476,7 @@ def render_summary(result: Any) -> str:
 
     lines = [render(result.changes)]
     if result.desired is not None:
-        for problem in result.desired.problems:
-            lines.append(
-                f"! workload {problem.workload}: label {problem.label or '-'}: {problem.reason}"
-            )
+        lines += [_problem_line(problem) for problem in result.desired.problems]
     lines.append(
         f"# run {result.result} in {result.seconds:.3f} s"
         + (f": {result.error}" if result.error else "")

@@ -12,14 +12,14 @@ import argparse
 import difflib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from controller.errors import ConfigError
-from controller.settings import BigipSettings, GtmSettings, Settings, VirtualSettings
+from controller.settings import AllowLists, BigipSettings, GtmSettings, Settings, VirtualSettings
 
 DEFAULTS = Settings()
 """The settings of a controller given no flag, variable or file; OPTIONS reads its defaults here."""
@@ -68,6 +68,16 @@ def _number(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is not a finite number")
     return value
+
+
+def _allow(flag: str, help: str) -> Option:
+    """A setting of AllowLists: its field, flag, F5_ variable and YAML key are named alike."""
+    dest = flag.replace("-", "_")
+    default = getattr(DEFAULTS.allow, dest)
+    boolean = isinstance(default, bool)
+    return Option(
+        f"--{flag}", f"F5_{dest.upper()}", default, help, _bool if boolean else _list, boolean
+    )
 
 
 class ResolvedOptions(dict[str, Any]):
@@ -238,6 +248,18 @@ OPTIONS: tuple[Option, ...] = (
         "unknown names: nxdomain or pass",
     ),
     Option(
+        "--dns-soa-primary",
+        "F5_DNS_SOA_PRIMARY",
+        DEFAULTS.dns_soa_primary,
+        "SOA primary name server of the --dns-suffix zone (empty: ns.SUFFIX)",
+    ),
+    Option(
+        "--dns-soa-hostmaster",
+        "F5_DNS_SOA_HOSTMASTER",
+        DEFAULTS.dns_soa_hostmaster,
+        "SOA mailbox of the --dns-suffix zone (empty: hostmaster@SUFFIX)",
+    ),
+    Option(
         "--gtm",
         "F5_GTM",
         DEFAULTS.gtm.enabled,
@@ -255,6 +277,13 @@ OPTIONS: tuple[Option, ...] = (
         _bool,
         True,
     ),
+    # What labels may ask for on a cluster shared by several teams (settings.AllowLists).
+    _allow("virtual-addresses", "networks f5.virtual may use besides the shared virtual servers'"),
+    _allow("member-addresses", "networks pool member addresses (container or node) must be in"),
+    _allow("route-subnets", "networks container subnets routed by --manage-routes must lie in"),
+    _allow("host-suffixes", "DNS domains host names must be in (empty: any; --gtm needs some)"),
+    _allow("label-references", "existing objects (/Partition/name, * wildcards) labels may use"),
+    _allow("foreign-paths", "let any stack or project add f5.path routes under another's host"),
     Option(
         "--irules-dir",
         "F5_IRULES_DIR",
@@ -439,8 +468,11 @@ def _settings_from(values: Mapping[str, Any]) -> Settings:
         dns_suffix=values["dns_suffix"].strip(".").lower(),
         dns_ttl=values["dns_ttl"],
         dns_fallback=values["dns_fallback"],
+        dns_soa_primary=values["dns_soa_primary"],
+        dns_soa_hostmaster=values["dns_soa_hostmaster"],
         http_fallback=values["http_fallback"],
         gtm=GtmSettings(values["gtm"], values["gtm_server"], values["gtm_datacenter"]),
+        allow=AllowLists(**{f.name: values[f.name] for f in fields(AllowLists)}),
         manage_routes=values["manage_routes"],
         irules_dir=values["irules_dir"],
         listen=values["listen"],

@@ -8,6 +8,7 @@ place a default is written: config.py reads them from here for its flags and the
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,10 @@ from controller.errors import ConfigError
 from controller.net import HostPort
 
 DEFAULT_PARTITION = "docker"
+
+CLUSTER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""--cluster-id: it ends up in owner markers and in the first (comment) line of each iRule, where
+a newline would inject Tcl and a brace could keep the rule from loading."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,73 @@ class GtmSettings:
     """Existing GTM server (full path) whose virtual servers become GTM pool members."""
     datacenter: str = "/Common/dc1"
     """Existing GTM data center of that server (informational; checked at start-up)."""
+
+
+def parse_network(text: str, setting: str) -> str:
+    """'10.1.0.0/16' or a bare address (a /32 or /128), normalised; ConfigError names the
+    setting ('virtual_addresses' -> 'virtual-addresses')."""
+    try:
+        return str(ipaddress.ip_network(str(text).strip(), strict=False))
+    except ValueError:
+        flag = setting.replace("_", "-")
+        raise ConfigError(f"{flag}: {text!r} is not an IP network or address") from None
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _suffix(text: str) -> str:
+    suffix = str(text).strip().strip(".").lower()
+    if not suffix or not all(_DNS_LABEL.match(part) for part in suffix.split(".")):
+        raise ConfigError(f"host-suffixes: {text!r} is not a DNS domain such as example.com")
+    return suffix
+
+
+def _reference(text: str) -> str:
+    path = str(text).strip()
+    if not re.fullmatch(r"/[A-Za-z0-9_.*-]+(/[A-Za-z0-9_.:*-]+)+", path):
+        raise ConfigError(f"label-references: {text!r} is not a full path such as /Common/name")
+    return path
+
+
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+"""RFC 1918 and IPv6 unique local addresses: Docker's address pools and most node networks."""
+
+DOCKER_POOLS = ("172.16.0.0/12", "192.168.0.0/16")
+"""The ranges of Docker's default address pools (daemon.json `default-address-pools`)."""
+
+
+@dataclass(frozen=True)
+class AllowLists:
+    """What labels may ask for on a cluster shared by several teams. Whoever can deploy a
+    labelled container decides what the BIG-IP does with real traffic: these bound it. A label
+    outside them is a problem of its workload. Entries are kept normalised."""
+
+    virtual_addresses: tuple[str, ...] = ()
+    """Networks f5.virtual addresses may be in. The shared virtual servers' addresses are
+    always allowed; empty allows nothing else (the BIG-IP answers ARP for a virtual address)."""
+    member_addresses: tuple[str, ...] = PRIVATE_NETWORKS
+    """Networks pool members (container or node addresses) may be in."""
+    route_subnets: tuple[str, ...] = DOCKER_POOLS
+    """Networks that container subnets --manage-routes routes must lie within."""
+    host_suffixes: tuple[str, ...] = ()
+    """DNS domains whose names labels may route and publish (like external-dns's
+    --domain-filter). Empty: any name is routed, none published in GTM (--gtm needs a list)."""
+    label_references: tuple[str, ...] = ()
+    """Full paths (`*` matches within a name) of existing objects labels may reference: monitors
+    (f5.monitor), client-ssl profiles (f5.sslprofile), SNAT pools (f5.snat). Empty: none."""
+    foreign_paths: bool = False
+    """Let any stack/project add f5.path routes under a host name another one routes; off: only
+    the namespace of the host's owner may."""
+
+    def __post_init__(self) -> None:
+        def set_(name: str, value: tuple[str, ...]) -> None:
+            object.__setattr__(self, name, value)
+
+        for name in ("virtual_addresses", "member_addresses", "route_subnets"):
+            set_(name, tuple(parse_network(e, name) for e in getattr(self, name)))
+        set_("host_suffixes", tuple(_suffix(e) for e in self.host_suffixes))
+        set_("label_references", tuple(_reference(e) for e in self.label_references))
 
 
 @dataclass(frozen=True)
@@ -91,9 +163,15 @@ class Settings:
     """TTL in seconds of the DNS resolver's answers."""
     dns_fallback: str = "nxdomain"
     """nxdomain or pass: what the DNS resolver does with names it does not know."""
+    dns_soa_primary: str = ""
+    """SOA MNAME of the --dns-suffix zone (its primary name server); empty: ns.<dns-suffix>."""
+    dns_soa_hostmaster: str = ""
+    """SOA RNAME of the --dns-suffix zone, as hostmaster@example.com or hostmaster.example.com;
+    empty: hostmaster.<dns-suffix>."""
     http_fallback: str = "404"
     """404, or the full path of a pool: what the HTTP router does with unknown hosts."""
     gtm: GtmSettings = GtmSettings()
+    allow: AllowLists = AllowLists()
     manage_routes: bool = False
     """Create static routes to each node's container subnets via the node's address."""
     irules_dir: str = ""
@@ -122,6 +200,11 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"partition: {settings.partition!r} is not a partition name")
     if settings.partition == "Common" and not settings.allow_common:
         raise ConfigError("partition: /Common needs --allow-common; use a dedicated partition")
+    if not CLUSTER_ID.fullmatch(settings.cluster_id):
+        raise ConfigError(
+            f"cluster-id: {settings.cluster_id!r} must be 1 to 64 letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit"
+        )
     if settings.resync_interval <= 0:
         raise ConfigError(f"resync-interval: must be > 0 seconds, got {settings.resync_interval}")
     if not 0 <= settings.debounce <= 10:
@@ -149,6 +232,11 @@ def validate(settings: Settings) -> None:
             parse_destination(virtual.destination, name)
     if settings.node_address:
         parse_address(settings.node_address, "node-address")
+    if settings.gtm.enabled and not settings.allow.host_suffixes:
+        raise ConfigError(
+            "gtm: needs host-suffixes, the DNS domains whose names the controller may publish "
+            "(like external-dns's --domain-filter); without them any label could publish any name"
+        )
     listen = parse_listen(settings.listen)
     if settings.peers:
         parse_peers(settings.peers, listen.port)

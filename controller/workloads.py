@@ -58,6 +58,9 @@ class Instance:
     health: Health = "none"
     networks: tuple[NetworkAddress, ...] = ()
     published_ports: tuple[PublishedPort, ...] = ()  # host-mode ports of this instance
+    config: str = ""
+    """Compose: a digest of what the container was created from (config hash, working
+    directory, f5.* labels); containers of one workload must agree. "" for Swarm tasks."""
 
     @property
     def serving(self) -> bool:
@@ -81,10 +84,18 @@ class Workload:
     exposed_ports: tuple[tuple[int, str], ...] = ()  # (port, protocol) from the image/config
     published_ports: tuple[PublishedPort, ...] = ()  # Swarm endpoint ports (routing mesh)
     healthcheck: HealthCheck | None = None
+    created: float = 0.0
+    """When the workload was deployed, in seconds since the epoch (Swarm: the service's
+    CreatedAt; Compose: its oldest container's Created); 0 = unknown. Among workloads that ask
+    for the same name in one run, the earliest created gets it."""
+    conflict: str = ""
+    """Why this snapshot is not one workload (its containers disagree about labels, config
+    hash or working directory: a container may have forged the Compose labels); "" = none."""
 
     @property
     def id(self) -> str:
-        """'shop/www': unique across sources on one controller."""
+        """'shop/www', or 'www' for a bare Swarm service. The source is not part of it (owner
+        markers carry it): a Swarm and a Compose workload with one id are a reported problem."""
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
     @property

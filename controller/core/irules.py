@@ -48,6 +48,9 @@ def placeholder_values(settings: Settings) -> dict[str, str]:
         "DNS_SUFFIX": normalise_dns_suffix(settings.dns_suffix),
         "DNS_TTL": str(checked_ttl(settings.dns_ttl)),
         "DNS_FALLBACK": checked_dns_fallback(settings.dns_fallback),
+        "DNS_SOA_PRIMARY": soa_primary(settings),
+        "DNS_SOA_HOSTMASTER": soa_hostmaster(settings),
+        "GTM_ENABLED": "1" if settings.gtm.enabled else "0",
     }
 
 
@@ -111,10 +114,47 @@ def normalise_dns_suffix(suffix: str) -> str:
     if not cleaned:
         return ""
     for label in cleaned.split("."):
-        if not _DNS_LABEL.match(label):
+        if not _DNS_LABEL.fullmatch(label):
             raise ConfigError(f"dns-suffix: {suffix!r} has an invalid label {label!r}")
     if len(cleaned) > 253:
         raise ConfigError(f"dns-suffix: {suffix!r} is longer than 253 characters")
+    return cleaned
+
+
+def soa_primary(settings: Settings) -> str:
+    """SOA MNAME of the --dns-suffix zone: the setting, else ns.<suffix>; '' without a suffix."""
+    return _soa_name(settings, "dns-soa-primary", settings.dns_soa_primary, "ns")
+
+
+def soa_hostmaster(settings: Settings) -> str:
+    """SOA RNAME in domain-name form: 'hostmaster@example.com' -> 'hostmaster.example.com'
+    (RFC 1035 section 8); default hostmaster.<suffix> (RFC 2142); '' without a suffix."""
+    mailbox = settings.dns_soa_hostmaster.strip()
+    local, at, domain = mailbox.rpartition("@")
+    if at:
+        if not _DNS_LABEL.fullmatch(local.lower()):
+            # A dot in the local part would need escaping in the record (RFC 1035 section 5.1).
+            raise ConfigError(
+                f"dns-soa-hostmaster: {mailbox!r}: the part before @ must be one DNS label"
+            )
+        mailbox = f"{local}.{domain}"
+    return _soa_name(settings, "dns-soa-hostmaster", mailbox, "hostmaster")
+
+
+def _soa_name(settings: Settings, setting: str, value: str, default_label: str) -> str:
+    suffix = normalise_dns_suffix(settings.dns_suffix)
+    if not suffix:
+        if value.strip():
+            raise ConfigError(f"{setting}: only used with --dns-suffix (the zone it describes)")
+        return ""
+    if not value.strip():
+        return f"{default_label}.{suffix}"
+    cleaned = value.strip().rstrip(".").lower()
+    labels = cleaned.split(".")
+    if len(labels) < 2 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        raise ConfigError(f"{setting}: {value!r} is not a fully qualified domain name")
+    if len(cleaned) > 253:
+        raise ConfigError(f"{setting}: {value!r} is longer than 253 characters")
     return cleaned
 
 

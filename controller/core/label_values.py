@@ -48,12 +48,29 @@ _BIGIP_PATH = re.compile(r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.:-]+)+$")
 _NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A URL path prefix: segments of RFC 3986 pchar characters; no query, fragment or blanks.
 _PATH = re.compile(r"^(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$")
-_MONITOR_PATH = re.compile(r"^/[\x21-\x7e]*$")
+SEND_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
+"""What a monitor's send string may carry as its path (f5.monitor, or the path of the
+container's HEALTHCHECK): printable ASCII URL characters only. BIG-IP reads `send` with
+backslash escapes, so a backslash, quote, blank or non-ASCII byte could put CRLF, NUL or
+anything else into the request the monitor sends."""
 
 MAX_PATH_SEGMENTS = 32
 """Deepest f5.path prefix, in segments. The HTTP router (irules/http_router.tcl, which holds the
 same number) looks for path routes among a request path's first MAX_PATH_SEGMENTS segments
 only, so its per-request work stays bounded; a deeper prefix could never match."""
+
+MAX_VALUE_LENGTH = 4096
+"""Longest f5.* label value, in characters (64 long host names fit). Labels are input from
+many teams: one workload's labels must not grow a data-group write to megabytes."""
+
+MAX_KEY_LENGTH = 128
+"""Longest f5.* label key; a longer one is reported cut to this length."""
+
+MAX_ROUTES = 32
+"""Most routes (the default route and f5.ROUTE.* ones) of one workload."""
+
+MAX_HOSTNAMES = 64
+"""Most host names of one workload, all routes together."""
 
 MAX_DRAIN = 3600.0
 """Longest f5.drain, in seconds. A draining member keeps its container's address on the BIG-IP
@@ -137,10 +154,10 @@ def _monitor(text: str) -> str:
     if kind in ("http", "https"):
         if not sep:
             return kind
-        if not path.startswith("/") or not _MONITOR_PATH.match(path):
+        if not SEND_PATH.match(path):
             raise ValueError(
-                f"{text!r}: the path after '{kind}:' must start with / and contain no blanks, "
-                f"e.g. {kind}:/health"
+                f"{text!r}: the path after '{kind}:' must start with / and hold only printable "
+                f"ASCII URL characters (no blanks, quotes or backslashes), e.g. {kind}:/health"
             )
         return f"{kind}:{path}"
     raise ValueError(

@@ -32,6 +32,10 @@ served by the shared virtual server; `sslprofile` only on https routes with thei
 `virtual` (the shared HTTPS virtual server takes its profile from settings); `cookie`
 persistence only on http/https; `dns=true` needs a hostname.
 
+Limits per workload (label_values.py): a value of at most MAX_VALUE_LENGTH characters and a key
+of at most MAX_KEY_LENGTH (reported without being echoed), at most MAX_ROUTES routes and
+MAX_HOSTNAMES host names.
+
 Pure: no I/O. `label_errors` returns every problem; `parse_labels` raises the first one.
 Each key's value is parsed in label_values.py; this module owns the keys, routes and rules.
 """
@@ -46,6 +50,10 @@ from typing import Any
 
 from controller.core.label_values import (
     LB_MODES,
+    MAX_HOSTNAMES,
+    MAX_KEY_LENGTH,
+    MAX_ROUTES,
+    MAX_VALUE_LENGTH,
     MEMBER_MODES,
     PERSIST_MODES,
     PROTOCOLS,
@@ -146,6 +154,14 @@ def decode(
         errors.append(LabelError(workload, label, reason))
 
     f5 = {k: str(v) for k, v in labels.items() if k.startswith(PREFIX)}
+    for key in sorted(f5):
+        # Limits first: a huge key or value is reported without being echoed or parsed.
+        if len(key) > MAX_KEY_LENGTH:
+            fail(key[:MAX_KEY_LENGTH] + "...", f"label key longer than {MAX_KEY_LENGTH} characters")
+            del f5[key]
+        elif len(f5[key]) > MAX_VALUE_LENGTH:
+            fail(key, f"value of {len(f5[key])} characters; at most {MAX_VALUE_LENGTH}")
+            del f5[key]
     enable_text = f5.get(PREFIX + ENABLE)
     if enable_text is not None and parse_bool(enable_text) is None:
         fail(PREFIX + ENABLE, f"must be true or false, got {enable_text!r}")
@@ -166,6 +182,9 @@ def decode(
         return (), _sorted(errors)
     if not by_route and not errors:
         fail("", "f5.enable=true but no route: set f5.hostname (and f5.port) or f5.ROUTE.KEY")
+    if len(by_route) > MAX_ROUTES:
+        fail("", f"{len(by_route)} routes; at most {MAX_ROUTES} per workload")
+        by_route = {}
 
     routes = []
     for name in sorted(by_route):
@@ -173,6 +192,9 @@ def decode(
         if route is not None:
             routes.append(route)
     _check_duplicate_hosts(routes, fail)
+    hostnames = sum(len(route.hostnames) for route in routes)
+    if hostnames > MAX_HOSTNAMES:
+        fail("", f"{hostnames} host names; at most {MAX_HOSTNAMES} per workload")
     if errors:
         return (), _sorted(errors)
     return tuple(routes), []
@@ -225,7 +247,11 @@ def _split_key(key: str) -> tuple[str, str] | str:
     if len(parts) == 2 and parts[1] in ROUTE_KEYS:
         route = parts[0]
         if route in ROUTE_KEYS or route in (ENABLE, "default"):
-            return f"{route!r} cannot be a route name: it is a reserved word{suggest(key)}"
+            reserved = ", ".join(("default", ENABLE, *ROUTE_KEYS))
+            return (
+                f"{route!r} cannot be a route name: it is a reserved word; rename the route "
+                f"(reserved names: {reserved})"
+            )
         if not _ROUTE_NAME.match(route):
             return (
                 f"route name {route!r} must be lower-case letters, digits, '-' or '_' "

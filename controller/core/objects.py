@@ -53,7 +53,7 @@ def rest_path(path: str) -> str:
     return path.replace("%", "%25").replace("/", "~")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class ObjectKey:
     kind: str
     path: str

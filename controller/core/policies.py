@@ -62,11 +62,20 @@ def keep_workloads(
     for obj in kept:
         wanted[key_of(obj)] = obj
     targets = _targets(kept) | _targets(dropped)
-    names = {name for workload in workload_ids for name in dns_names_of(workload)}
+    # An invalid workload writes no record: a name of its that a record of this run has is
+    # another workload's (the claims gave it away), and the invalid one must not freeze it.
+    silent = {w.workload for w in desired.workloads if w.state == "invalid"}
     for key, group in list(wanted.items()):
         if isinstance(group, DataGroup):
             before = current.get(key)
             old = before.records if isinstance(before, DataGroup) else ()
+            written = {name for name, _ in group.records}
+            names = {
+                name
+                for workload in workload_ids
+                for name in dns_names_of(workload)
+                if workload not in silent or name not in written
+            }
             wanted[key] = replace(group, records=_kept_records(group.records, old, names, targets))
     return list(wanted.values())
 

@@ -53,6 +53,24 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,-]+")
+
+
+def quote(text: str) -> str:
+    """`text` as one token of a text line: as it is when plain (printable ASCII, no blank,
+    quote or '='), else JSON-quoted with every control and non-ASCII character escaped. Label
+    keys, values and workload ids come from many teams: none may forge a line or a field."""
+    return text if _PLAIN.fullmatch(text) else json.dumps(text)
+
+
+def one_line(text: str) -> str:
+    """`text` with every non-printable character (newline, CR, NUL, escape, U+2028 ...)
+    written as its escape, so it stays one line of a text log whatever it quotes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
+
+
 def redact_text(text: str) -> str:
     """`text` with credential-looking values replaced by ***."""
     for pattern, replacement in _REDACTIONS:
@@ -107,16 +125,17 @@ def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> 
 
 
 class TextFormatter(logging.Formatter):
-    """`TIME LEVEL logger: message key=value ...`, times in UTC."""
+    """`TIME LEVEL logger: message key=value ...`, times in UTC; one line per record (a
+    traceback follows on its own lines): nothing a message quotes can start a line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        message = one_line(record.getMessage())
         line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {message}"
         for key, value in extra_fields(record).items():
             text = value if isinstance(value, str) else json.dumps(value, default=str)
             if text and text in message:
                 continue  # already readable in the message; JSON logs keep every field
-            if not text or any(c.isspace() or c in '"=' for c in text):
+            if not text or not text.isprintable() or any(c.isspace() or c in '"=' for c in text):
                 text = json.dumps(text)
             line += f" {key}={text}"
         trace = _exception_text(self, record)
@@ -157,10 +176,13 @@ def log_change(log: logging.Logger, action: str, kind: str, name: str, workload:
 
 
 def log_label_error(log: logging.Logger, error: LabelError) -> None:
-    """A label problem as one warning naming the workload and the label, with the reason."""
+    """A label problem as one warning naming the workload and the label (quoted), with the
+    reason."""
+    where = f"{quote(error.workload)}: label {quote(error.label)}" if error.label else ""
     log.warning(
-        "%s",
-        error,
+        "%s: %s",
+        where or quote(error.workload),
+        error.reason,
         extra={"workload": error.workload, "label": error.label, "reason": error.reason},
     )
 

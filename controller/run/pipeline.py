@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
+from controller.core.claims import incumbent_claims
 from controller.core.desired import Desired, build_desired
 from controller.core.model import (
     COLLECTIONS,
@@ -118,12 +119,13 @@ class Pipeline:
 
         1. List the labelled workloads (an unreachable engine ends the run: the BIG-IP keeps
            what it has).
-        2. Build the desired state; bad labels become problems of their workload only, logged
-           once per change.
-        3. Stop here unless this task is the writer (standalone engine or Swarm leader); a dry
+        2. Stop here unless this task is the writer (standalone engine or Swarm leader); a dry
            run always plans as the writer would.
-        4. Read the current state from the BIG-IP on a resync or when the cache is unknown;
+        3. Read the current state from the BIG-IP on a resync or when the cache is unknown;
            otherwise trust the cache of what was applied.
+        4. Build the desired state, the claims the device records deciding who holds what;
+           bad labels and lost claims become problems of their workload only, logged once
+           per change.
         5. Keep members of vanished instances disabled (with their nodes) while they drain.
         6. Keep the objects of workloads whose labels turned invalid, or that the device
            refused; plan the difference (mass-delete guard until a run passes it).
@@ -135,16 +137,22 @@ class Pipeline:
         desired: Desired | None = None
         changes = Changes()
         try:
-            desired = build_desired(self._list_workloads(), self.settings, self.irules)
+            workloads = self._list_workloads()
             leader = self.source.is_swarm_leader()
             self.metrics.set_leader(leader)
             if not leader and not dry_run:
+                desired = self._build(workloads, self.current or {})
                 self.problems.report(desired.problems, desired.notices)
                 return self._finish(
                     RunResult("skipped", resync, started, self.clock() - t0, desired=desired)
                 )
             resync = resync or self.current is None
-            current = self._read_current(dry_run) if resync else dict(self.current or {})
+            try:
+                current = self._read_current(dry_run) if resync else dict(self.current or {})
+            except ControllerError:
+                desired = self._build(workloads, self.current or {})  # still reported
+                raise
+            desired = self._build(workloads, current)
             # Drains are judged against what the device holds now: after a failed run the
             # cache is gone, and a vanished member must still drain, node and all.
             objects = self._with_draining(desired, t0, current)
@@ -216,6 +224,14 @@ class Pipeline:
         self._last_unexpected = text
 
     # ------------------------------------------------------------------ planning
+
+    def _build(
+        self, workloads: list[Workload], current: Mapping[ObjectKey, BigipObject]
+    ) -> Desired:
+        """The desired state; who holds a name, path, address or DNS name is what the device
+        records (owner markers, and the records pointing at owned objects), never name order."""
+        incumbents = incumbent_claims(current.values(), self.settings.cluster_id)
+        return build_desired(workloads, self.settings, self.irules, incumbents)
 
     def _planner(self, objects: list[BigipObject], desired: Desired) -> Planner:
         """How this run plans for a device state with some workloads held as they are: the

@@ -1,6 +1,7 @@
 """The problem log: each workload problem (and each instance left out of its members) is logged
 once when it appears and once when it is resolved, not on every run (a run every few seconds
-would otherwise flood the log)."""
+would otherwise flood the log). Workload ids, label keys and instance names are quoted unless
+plain (observe.logs.quote): they come from many teams and must not forge a line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from collections.abc import Iterable
 
 from controller.core.desired import Problem
+from controller.observe.logs import quote
 
 log = logging.getLogger("controller.run")
 
@@ -25,16 +27,16 @@ class ProblemLog:
         for workload, label, reason in sorted(now - self.reported):
             log.error(
                 "workload %s: label %s: %s",
-                workload,
-                label or "-",
+                quote(workload),
+                quote(label) if label else "-",
                 reason,
                 extra={"workload": workload, "label": label},
             )
         for workload, label, _ in sorted(self.reported - now):
             log.info(
                 "workload %s: label %s: problem resolved",
-                workload,
-                label or "-",
+                quote(workload),
+                quote(label) if label else "-",
                 extra={"workload": workload, "label": label},
             )
         self.reported = now
@@ -44,15 +46,18 @@ class ProblemLog:
         for workload, instance, reason in sorted(now - self.noticed):
             log.warning(
                 "workload %s: %s",
-                workload,
+                quote(workload),
                 reason,
                 extra={"workload": workload, "instance": instance},
             )
-        for workload, instance, _ in sorted(self.noticed - now):
+        for workload, instance, reason in sorted(self.noticed - now):
+            if not instance:  # a DNS name another workload holds: the claim settled
+                log.info("workload %s: resolved: %s", quote(workload), reason)
+                continue
             log.info(
                 "workload %s: instance %s is a member again or gone",
-                workload,
-                instance,
+                quote(workload),
+                quote(instance),
                 extra={"workload": workload, "instance": instance},
             )
         self.noticed = now

@@ -12,9 +12,13 @@ equal snapshots and the layers after this one can compare with `==`.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from controller.net import host_of
@@ -51,6 +55,8 @@ COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 COMPOSE_NUMBER = "com.docker.compose.container-number"
 COMPOSE_ONEOFF = "com.docker.compose.oneoff"
+COMPOSE_CONFIG_HASH = "com.docker.compose.config-hash"
+COMPOSE_WORKING_DIR = "com.docker.compose.project.working_dir"
 SWARM_SERVICE_ID = "com.docker.swarm.service.id"
 STACK_NAMESPACE = "com.docker.stack.namespace"
 
@@ -74,6 +80,21 @@ def _get(attrs: Attrs | None, *path: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def created_at(*texts: Any) -> float:
+    """The earliest of Docker's RFC 3339 times ('2024-05-01T10:20:30.123456789Z') in seconds
+    since the epoch, 0.0 when none is known (Docker trims trailing zeros of the fraction, so
+    the texts do not sort as times)."""
+    found = []
+    for match in (_TIME.match(str(text or "")) for text in texts):
+        if match:
+            when = datetime.fromisoformat(match.group(1) + match.group(3).replace("Z", "+00:00"))
+            found.append(when.timestamp() + float(match.group(2) or 0))
+    return min((t for t in found if t > 0), default=0.0)
 
 
 def _port_key(text: str) -> tuple[int, str]:
@@ -190,6 +211,23 @@ def _container_number(attrs: Attrs, labels: Mapping[str, str]) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
+def _config_digest(labels: Mapping[str, str]) -> str:
+    """What a Compose container was created from: config hash, working directory, f5.* labels."""
+    facts = [labels.get(COMPOSE_CONFIG_HASH, ""), labels.get(COMPOSE_WORKING_DIR, "")]
+    return hashlib.sha256(json.dumps([facts, f5_labels(labels)]).encode()).hexdigest()[:16]
+
+
+def _disagreement(members: Iterable[Attrs]) -> str:
+    """'' when the containers of one project/service agree, else which ones differ."""
+    groups: dict[str, list[str]] = {}
+    for attrs in members:
+        digest = _config_digest(_get(attrs, "Config", "Labels") or {})
+        groups.setdefault(digest, []).append(_container_name(attrs))
+    sides = " / ".join(sorted(", ".join(sorted(names)) for names in groups.values()))
+    why = "f5 labels, config hash or working directory (forged Compose labels?)"
+    return f"its containers disagree about {why}: {sides}" if len(groups) > 1 else ""
+
+
 def _sort_instances(instances: Iterable[Instance]) -> tuple[Instance, ...]:
     # repr breaks the remaining ties (two tasks of one slot during an update): total order.
     return tuple(sorted(instances, key=lambda i: (i.slot, i.node, i.name, i.container_id, repr(i))))
@@ -204,10 +242,8 @@ def compose_workloads(
     services are reported by `swarm_workloads` from the service and its tasks. Exited and dead
     containers are not instances, but they still form their workload: a stopped service has
     a workload with no instances (no members), so its pool survives `docker compose stop`.
-    The workload's labels, exposed ports and health check come from its most recently created
-    container: during a `compose up` that changes a label, the new configuration is the one
-    being rolled out.
-    """
+    Labels and health check come from the newest container (a `compose up` rolls out the new
+    configuration); containers that disagree make `conflict`, the oldest one `created`."""
     groups: dict[tuple[str, str], list[Attrs]] = {}
     for attrs in containers:
         labels = _get(attrs, "Config", "Labels") or {}
@@ -239,6 +275,7 @@ def compose_workloads(
                     health=_container_health(attrs),
                     networks=_container_networks(attrs, subnets),
                     published_ports=_container_published(attrs),
+                    config=_config_digest(labels),
                 )
             )
         workloads.append(
@@ -250,6 +287,8 @@ def compose_workloads(
                 instances=_sort_instances(instances),
                 exposed_ports=_exposed(members),
                 healthcheck=_healthcheck(_get(newest, "Config", "Healthcheck")),
+                created=created_at(*(a.get("Created") for a in members)),
+                conflict=_disagreement(members),
             )
         )
     return workloads
@@ -429,6 +468,7 @@ def swarm_workloads(
                 exposed_ports=tuple(sorted(exposed)),
                 published_ports=published,
                 healthcheck=check,
+                created=created_at(service.get("CreatedAt")),
             )
         )
     workloads.sort(key=lambda w: (w.namespace, w.name))

@@ -53,6 +53,7 @@ def _instance_json(instance: Instance) -> dict[str, Any]:
             for n in instance.networks
         ],
         "published_ports": [_port_json(p) for p in instance.published_ports],
+        **({"config": instance.config} if instance.config else {}),
     }
 
 
@@ -70,16 +71,21 @@ def workload_to_json(workload: Workload) -> dict[str, Any]:
         "healthcheck": None
         if check is None
         else {"test": list(check.test), "interval": check.interval},
+        # Optional: written only when set, read as their defaults when absent (older peers).
+        **({"created": workload.created} if workload.created else {}),
+        **({"conflict": workload.conflict} if workload.conflict else {}),
     }
 
 
-def _object(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
+def _object(
+    value: Any, where: str, keys: set[str], optional: frozenset[str] = frozenset()
+) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise WorkloadJsonError(f"{where}: expected an object, got {type(value).__name__}")
     missing = sorted(keys - set(value))
     if missing:
         raise WorkloadJsonError(f"{where}: missing {', '.join(missing)}")
-    unknown = sorted(str(k) for k in set(value) - keys)
+    unknown = sorted(str(k) for k in set(value) - keys - optional)
     if unknown:
         raise WorkloadJsonError(f"{where}: unknown field(s) {', '.join(unknown)}")
     return value
@@ -137,6 +143,8 @@ _INSTANCE_KEYS = {
     "networks",
     "published_ports",
 }
+_INSTANCE_OPTIONAL = frozenset({"config"})
+_WORKLOAD_OPTIONAL = frozenset({"created", "conflict"})
 _WORKLOAD_KEYS = {
     "source",
     "namespace",
@@ -171,7 +179,7 @@ def _network_from_json(value: Any, where: str) -> NetworkAddress:
 
 
 def _instance_from_json(value: Any, where: str) -> Instance:
-    data = _object(value, where, _INSTANCE_KEYS)
+    data = _object(value, where, _INSTANCE_KEYS, _INSTANCE_OPTIONAL)
     text = {
         k: _json_str(data[k], f"{where}.{k}")
         for k in ("name", "container_id", "node", "node_address")
@@ -185,6 +193,7 @@ def _instance_from_json(value: Any, where: str) -> Instance:
         published_ports=_ports_from_json(data["published_ports"], f"{where}.published_ports"),
         state=_json_choice(data["state"], f"{where}.state", INSTANCE_STATES),
         health=_json_choice(data["health"], f"{where}.health", HEALTH_STATES),
+        config=_json_str(data.get("config", ""), f"{where}.config"),
         **text,
     )
 
@@ -203,7 +212,7 @@ def _healthcheck_from_json(value: Any, where: str) -> HealthCheck | None:
 def workload_from_json(value: Any, where: str = "workload") -> Workload:
     """The Workload that `workload_to_json` wrote. WorkloadJsonError names the bad field as a
     path below `where` ("workloads[2].instances[0].slot: expected an integer, got '1'")."""
-    data = _object(value, where, _WORKLOAD_KEYS)
+    data = _object(value, where, _WORKLOAD_KEYS, _WORKLOAD_OPTIONAL)
     source = _json_choice(data["source"], f"{where}.source", WORKLOAD_SOURCES)
     labels = []
     for i, item in enumerate(_json_list(data["labels"], f"{where}.labels")):
@@ -232,6 +241,8 @@ def workload_from_json(value: Any, where: str = "workload") -> Workload:
         exposed_ports=tuple(exposed),
         published_ports=_ports_from_json(data["published_ports"], f"{where}.published_ports"),
         healthcheck=_healthcheck_from_json(data["healthcheck"], f"{where}.healthcheck"),
+        created=_json_number(data.get("created", 0.0), f"{where}.created"),
+        conflict=_json_str(data.get("conflict", ""), f"{where}.conflict"),
     )
 
 

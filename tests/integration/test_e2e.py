@@ -19,7 +19,13 @@ from controller.bigip.adapter import BigipClient
 from controller.observe.metrics import Metrics
 from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
-from controller.settings import BigipSettings, Settings, VirtualSettings
+from controller.settings import (
+    PRIVATE_NETWORKS,
+    AllowLists,
+    BigipSettings,
+    Settings,
+    VirtualSettings,
+)
 from controller.simulator.server import Simulator
 from controller.sources.docker_engine import DockerSource
 from tests.support.fixtures_docker import Compose, DockerEngine, DockerLab, wait_until
@@ -66,6 +72,8 @@ def running(docker_engine: DockerEngine) -> Iterator[Running]:
         cluster_id="e2e",
         resync_interval=30.0,
         debounce=0.05,
+        # The Swarm here advertises 127.0.0.1: host-mode members point there.
+        allow=AllowLists(member_addresses=(*PRIVATE_NETWORKS, "127.0.0.0/8")),
     )
     registry = CollectorRegistry()
     client = BigipClient(settings.bigip)

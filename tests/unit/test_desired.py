@@ -36,15 +36,30 @@ from controller.core.model import (
 )
 from controller.core.plan import Policy, plan
 from controller.core.policies import keep_held_members
-from controller.settings import GtmSettings, Settings, VirtualSettings
+from controller.settings import (
+    PRIVATE_NETWORKS,
+    AllowLists,
+    GtmSettings,
+    Settings,
+    VirtualSettings,
+)
 from controller.workloads import HealthCheck, Instance, NetworkAddress, PublishedPort, Workload
 
 MARK = "docker-bigip-ctlr cluster=default"
 SHOP = f"{MARK} workload=shop/www"
 IRULES = {"http_router": "when HTTP_REQUEST {}\n", "dns_resolver": "when DNS_REQUEST {}\n"}
+# These tests are about the objects, not the allow-lists (test_claims.py): allow the test
+# ranges (192.0.2.0/24 node and virtual addresses), /Common references and example.com.
+ALLOW = AllowLists(
+    virtual_addresses=("192.0.2.0/24", "2001:db8::/32"),
+    member_addresses=(*PRIVATE_NETWORKS, "192.0.2.0/24"),
+    host_suffixes=("example.com",),
+    label_references=("/Common/*",),
+)
 SETTINGS = Settings(
     http_virtual=VirtualSettings("10.0.0.1:80", ("/Common/http", "/Common/tcp")),
     dns_virtual=VirtualSettings("10.0.0.1:53", ("/Common/dns", "/Common/udp"), snat="none"),
+    allow=ALLOW,
 )
 
 
@@ -329,13 +344,24 @@ def test_hostname_collision_is_a_problem_for_the_later_workload() -> None:
 
 
 def test_same_host_different_paths_across_workloads() -> None:
+    # Paths under a host come from the host owner's stack/project unless --foreign-paths.
     site = workload({"f5.hostname": "www.example.com"}, ns="a")
     api = workload({"f5.hostname": "www.example.com", "f5.path": "/api/"}, ns="b")
-    desired = build(site, api)
-    assert desired.problems == ()
-    assert records(desired, "hosts") == {
+    refused = build(site, api)
+    assert [(p.workload, p.label) for p in refused.problems] == [("b/www", "f5.path")]
+    assert records(refused, "hosts") == {"www.example.com": "/docker/a_www_default"}
+    sibling = workload({"f5.hostname": "www.example.com", "f5.path": "/api/"}, name="api")
+    opened = replace(SETTINGS, allow=replace(ALLOW, foreign_paths=True))
+    same_ns = replace(site, namespace="b", name="site")
+    for desired in (build(site, api, settings=opened), build(same_ns, api)):
+        assert desired.problems == ()
+    assert records(build(site, api, settings=opened), "hosts") == {
         "www.example.com": "/docker/a_www_default",
         "www.example.com/api": "/docker/b_www_default",
+    }
+    assert records(build(workload({"f5.hostname": "www.example.com"}), sibling), "hosts") == {
+        "www.example.com": "/docker/shop_www_default",
+        "www.example.com/api": "/docker/shop_api_default",
     }
 
 
@@ -610,13 +636,18 @@ def test_naming_helpers() -> None:
     assert container_host("www.example.com", inst) == "www-3.example.com"
 
 
-def test_short_names_only_when_unique_across_workloads() -> None:
+def test_short_names_go_to_the_earliest_created_workload() -> None:
     a = workload({"f5.hostname": "a.example.com"}, (container(1, "172.18.0.2", ns="a"),), ns="a")
     b = workload({"f5.hostname": "b.example.com"}, (container(1, "172.18.0.3", ns="b"),), ns="b")
-    endpoints = records(build(a, b), "endpoints")
-    assert endpoints["a-www-1"] == "172.18.0.2" and endpoints["b-www-1"] == "172.18.0.3"
-    assert "www-1" not in endpoints and "www" not in endpoints
-    assert endpoints["a-www"] == endpoints["b-www"] == "10.0.0.1"
+    for first, later in ((a, b), (b, a)):
+        desired = build(replace(first, created=100.0), replace(later, created=200.0))
+        endpoints = records(desired, "endpoints")
+        assert endpoints["a-www-1"] == "172.18.0.2" and endpoints["b-www-1"] == "172.18.0.3"
+        assert endpoints["www-1"] == endpoints[f"{first.namespace}-www-1"]
+        assert endpoints["a-www"] == endpoints["b-www"] == endpoints["www"] == "10.0.0.1"
+        (notice,) = [n for n in desired.notices if n.workload == later.id]
+        assert f"www, www-1 answer for workload {first.id}" in notice.reason
+        assert desired.problems == ()  # a short name is no label error
     bare = replace(a, namespace="")
     endpoints = records(build(bare), "endpoints")
     assert endpoints["www-1"] == "172.18.0.2" and endpoints["www"] == "10.0.0.1"
@@ -857,8 +888,8 @@ def test_gtm_off_by_default_and_dns_true_without_gtm_is_reported() -> None:
 
 def test_gtm_shared_between_path_routes_of_the_same_host() -> None:
     site = workload({"f5.hostname": "www.example.com"}, ns="a")
-    api = workload({"f5.hostname": "www.example.com", "f5.path": "/api"}, ns="b")
-    desired = build(site, api, settings=GTM)
+    api = workload({"f5.hostname": "www.example.com", "f5.path": "/api"}, ns="a", name="api")
+    desired = build(replace(site, created=1.0), replace(api, created=2.0), settings=GTM)
     assert desired.problems == ()
     (wide,) = objects_of(desired, WideIp)
     assert wide.description.endswith("workload=a/www")

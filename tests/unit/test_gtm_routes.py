@@ -25,7 +25,13 @@ from controller.observe.metrics import Metrics
 from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.run.status import RunResult
-from controller.settings import BigipSettings, GtmSettings, Settings, VirtualSettings
+from controller.settings import (
+    AllowLists,
+    BigipSettings,
+    GtmSettings,
+    Settings,
+    VirtualSettings,
+)
 from controller.simulator.server import Simulator
 from controller.workloads import Workload
 from tests.support.builders import FakeSource, workload
@@ -52,6 +58,10 @@ class Harness:
         options: dict[str, Any] = {
             "cluster_id": "test",
             "gtm": GtmSettings(enabled=True, server=SERVER, datacenter="/Common/dc1"),
+            # --gtm needs the domains it may publish; f5.virtual needs its addresses allowed.
+            "allow": AllowLists(
+                virtual_addresses=("192.0.2.0/24",), host_suffixes=("example.com",)
+            ),
             **extra,
         }
         self.settings = Settings(
@@ -454,6 +464,8 @@ def plan_cli(tmp_path: Path, *extra: str, compose_text: str = COMPOSE) -> tuple[
                 "-f",
                 str(compose),
                 "--gtm",
+                "--host-suffixes",
+                "example.com",
                 "--gtm-server",
                 SERVER,
                 "--manage-routes",

@@ -7,6 +7,7 @@ converters with attrs captured live.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -109,7 +110,9 @@ def test_compose_groups_containers_by_project_and_service() -> None:
         node_address="192.0.2.10",
         state="running",
         networks=(NetworkAddress("shop_default", "172.20.0.2", "bridge", "172.20.0.0/16"),),
+        config=www.instances[1].config,  # what it was created from: the same for both
     )
+    assert len(www.instances[0].config) == 16 and www.conflict == ""
     assert www.exposed_ports == ((80, "tcp"),)
     assert www.published_ports == ()
     assert workloads[1].labels == (("f5.enable", "true"), ("f5.port", "8080"))
@@ -684,3 +687,50 @@ def test_a_finished_one_off_container_does_not_keep_the_workload() -> None:
     # Beside a stopped replica of the service, the workload stays, without instances.
     (workload,) = compose_workloads([done, container(1, state="exited")], NODE)
     assert workload.instances == ()
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def test_created_is_the_oldest_container_or_the_service_and_numbers_not_texts() -> None:
+    # Docker trims trailing zeros of the fraction: as texts ".5Z" sorts after ".25Z".
+    first = container(1, created="2024-05-01T10:00:00.5Z")
+    second = container(2, created="2024-05-01T10:00:00.25Z")
+    (www,) = compose_workloads([first, second], NODE)
+    assert www.created == datetime(2024, 5, 1, 10, 0, 0, 250000, timezone.utc).timestamp()
+    svc = {**service(), "CreatedAt": "2024-05-01T09:00:00.123456789Z"}
+    (swarm,) = swarm_workloads([svc], [], NODES)
+    assert swarm.created == pytest.approx(
+        datetime(2024, 5, 1, 9, tzinfo=timezone.utc).timestamp() + 0.123456789
+    )
+    assert swarm_workloads([service()], [], NODES)[0].created == 0.0  # unknown
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"com.docker.compose.config-hash": "forged"},
+        {"com.docker.compose.project.working_dir": "/home/mallory"},
+        {"f5.path": "/login"},
+        {"f5.enable": "false"},  # would take the project off the BIG-IP
+    ],
+)
+def test_compose_containers_that_disagree_are_a_conflict_not_one_workload(
+    forged: dict[str, str],
+) -> None:
+    real = {
+        "com.docker.compose.config-hash": "abc",
+        "com.docker.compose.project.working_dir": "/srv",
+    }
+    own = [container(1, labels=real), container(2, labels=real)]
+    (agreed,) = compose_workloads(own, NODE)
+    assert agreed.conflict == "" and len({i.config for i in agreed.instances}) == 1
+    intruder = container(3, labels={**real, **forged}, created="2024-05-01T12:00:00Z")
+    (merged,) = compose_workloads([*own, intruder], NODE)
+    assert merged.conflict == (
+        "its containers disagree about f5 labels, config hash or working directory (forged "
+        "Compose labels?): shop-www-1, shop-www-2 / shop-www-3"
+    )
+    # Exited, it still counts: its labels would be the newest ones.
+    intruder["State"]["Status"] = "exited"
+    assert compose_workloads([*own, intruder], NODE)[0].conflict != ""

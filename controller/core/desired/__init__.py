@@ -28,7 +28,7 @@ How a workload becomes objects (P = settings.partition, POOL = `<ns>_<name>_<rou
   routes, not in node mode where no single container is addressable) and DNS names for the
   `dns_resolver` iRule ("shop-www-1", "www-1" -> the container's address; "shop-www", "www"
   -> the address of the virtual server of the workload's first route). A key two workloads
-  would write is left out (the short forms exist only when unique).
+  would write is the one's that holds it (claims.py); the other gets a notice.
 - GTM (settings.gtm.enabled, per route `dns`): per hostname a GTM pool `/P/<host>_gp` whose
   member is `<gtm server name>:<virtual full path>`, and a wide IP `/P/<host>`. The member
   needs that virtual server on the GTM server (settings.gtm.server, in /Common): the
@@ -36,21 +36,26 @@ How a workload becomes objects (P = settings.partition, POOL = `<ns>_<name>_<rou
   and removes it with the last hostname it serves. The one for a shared virtual server
   carries the cluster's marker, one for a dedicated virtual its workload's.
 - Routes (settings.manage_routes): one `net/route` per (Docker node, container subnet used by
-  container-mode members), via the node's address. Subnets of different nodes that overlap
+  container-mode members), via the node's address. Subnets outside settings.allow.route_subnets,
+  and subnets of different nodes that overlap (but for the one the device already routes),
   are reported and not routed.
 
 Where each part lives: names.py (every naming pattern), members.py (member targets per mode),
 ltm.py (monitors, virtual servers, the one table of shared virtual servers and their iRules),
 endpoints.py (records of the `endpoints` data group), gtm.py, routes.py, claims.py (what two
-workloads may not share), result.py (what comes back), build.py (all of it together).
+workloads may not share, and who gets it), guard.py (allow-lists and limits), result.py (what
+comes back), build.py (all of it together).
 
-Problems: a workload with invalid labels, a member mode that cannot work, a missing port, or
-a host name / virtual address another workload (earlier by id) already uses contributes no
-objects at all; the others are unaffected. A few problems do not remove the workload's
-objects (overlapping container subnets, `dns=true` while GTM is disabled); they are reported
-all the same. `Desired.problems` holds exactly these: the label errors.
+Problems: a workload with invalid labels, a label outside the allow-lists, a member mode that
+cannot work, a missing port, containers that disagree, or a host name / path / virtual address
+/ wide IP / object name another workload holds (the incumbent on the device, else the earliest
+created) contributes no objects at all; the others are unaffected. A few problems do not
+remove the workload's objects (overlapping or disallowed container subnets, `dns=true` while
+GTM is disabled, an unclean HEALTHCHECK path); they are reported all the same.
+`Desired.problems` holds exactly these: the label errors.
 
-Notices (`Desired.notices`, `WorkloadResult.notices`, each with `Problem.instance` set): an
+Notices (`Desired.notices`, `WorkloadResult.notices`): a DNS name another workload holds is
+left out of the resolver (`Problem.instance` ""). And (with `Problem.instance` set) an
 instance that cannot be a member right now (no address on the chosen network, several networks
 and no f5.network, no host port yet) is left out of the members and the rest of its workload
 syncs (state synced, or no_members when no member is left). Docker, not a label, caused them,

@@ -1,13 +1,16 @@
 """All workloads together: per-workload objects, the claims between workloads, shared objects.
 
-A workload is the unit of failure: invalid labels, a member mode that cannot work, a missing
-port, or a host name / virtual address / wide IP another workload (earlier by id) already uses
-make it contribute no objects at all; the others are unaffected. A few problems do not remove
-the workload's objects (overlapping container subnets, `dns=true` while GTM is disabled); they
-are reported all the same.
+A workload is the unit of failure: invalid labels, a label outside the allow-lists, a member
+mode that cannot work, a missing port, containers that disagree, or a host name / path /
+virtual address / wide IP / object name another workload holds (claims.py: the incumbent on
+the device first, then the earliest created) make it contribute no objects at all; the others
+are unaffected. A few problems do not remove the workload's objects (overlapping or
+disallowed container subnets, `dns=true` while GTM is disabled, an unclean HEALTHCHECK path);
+they are reported all the same.
 
 An instance is the unit of failure below that: one that cannot be a member right now (see
-members.py) is left out with a notice naming it, and its workload syncs without it.
+members.py) is left out with a notice naming it, and its workload syncs without it. A DNS
+name another workload holds is left out of the resolver with a notice, too.
 """
 
 from __future__ import annotations
@@ -15,14 +18,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from controller.core.desired.claims import Claim, Claims, host_claim, virtual_claim
-from controller.core.desired.endpoints import (
-    Record,
-    container_host_records,
-    resolver_records,
-    unique_records,
+from controller.core.desired.claims import (
+    Claim,
+    Claims,
+    Contender,
+    Incumbents,
+    RecordWriter,
+    host_claim,
+    object_claim,
+    priority,
+    settle_records,
+    virtual_claim,
 )
+from controller.core.desired.endpoints import Record, container_host_records, resolver_records
 from controller.core.desired.gtm import GtmWant, gtm_objects, gtm_wants
+from controller.core.desired.guard import MAX_RECORDS, check_members, check_route, check_workload
 from controller.core.desired.ltm import (
     ServingVirtual,
     dedicated_virtual,
@@ -43,14 +53,16 @@ from controller.core.desired.names import pool_name
 from controller.core.desired.result import Desired, Problem, WorkloadResult
 from controller.core.desired.routes import NodeSubnet, net_routes, subnets_of
 from controller.core.irules import ENDPOINTS_DATA_GROUP, HOSTS_DATA_GROUP
-from controller.core.labels import RouteSpec, decode
+from controller.core.labels import RouteSpec, decode, is_enabled
 from controller.core.model import (
     BigipObject,
     DataGroup,
     Member,
+    Monitor,
     Node,
     ObjectKey,
     Pool,
+    Virtual,
     full_path,
     key_of,
     owner_marker,
@@ -59,19 +71,30 @@ from controller.net import HostPort
 from controller.settings import Settings
 from controller.workloads import Workload, WorkloadState
 
+_NAMED = (Pool, Monitor, Virtual, Node)  # kinds whose names are a workload's own
+
 
 def build_desired(
-    workloads: Iterable[Workload], settings: Settings, irules: Mapping[str, str]
+    workloads: Iterable[Workload],
+    settings: Settings,
+    irules: Mapping[str, str],
+    incumbents: Incumbents | None = None,
 ) -> Desired:
     """The desired objects of all workloads, problems per workload, and the shared objects.
 
     `irules` maps "http_router" / "dns_resolver" to their Tcl text (placeholders filled in);
-    an iRule object exists only when its shared virtual server does.
+    an iRule object exists only when its shared virtual server does. `incumbents` (claim key
+    -> workload id, core.claims.incumbent_claims of the device's objects) says who holds what
+    already; without it every workload is a newcomer (a first run, `plan` without a device).
     """
     partition = settings.partition
     shared_marker = owner_marker(settings.cluster_id)
-    built_all = [b for b in (_build(w, settings) for w in sorted(workloads, key=_id)) if b]
-    accepted = _accept(built_all, settings)
+    incumbents = incumbents or {}
+    chosen, doubles = _one_per_id(workloads)
+    built_all = [b for b in (_build(w, settings) for w in sorted(chosen, key=_id)) if b]
+    for built in built_all:
+        built.warnings += doubles.get(built.id, [])
+    accepted = _accept(built_all, settings, incumbents)
 
     objects: dict[ObjectKey, BigipObject] = {}
     per_workload: dict[str, list[ObjectKey]] = {b.id: [] for b in built_all}
@@ -92,8 +115,11 @@ def build_desired(
     # Data groups: always present, so the iRules find them whatever runs.
     hosts = sorted({key: value for b in accepted for key, value in b.hosts}.items())
     add(DataGroup(partition, HOSTS_DATA_GROUP, tuple(hosts), shared_marker))
-    endpoints = unique_records((b.id, b.endpoints) for b in accepted)
+    holding = {b.id for b in built_all} - {b.id for b in accepted}
+    endpoints, lost = settle_records([_writer(b) for b in accepted], incumbents, holding)
     add(DataGroup(partition, ENDPOINTS_DATA_GROUP, endpoints, shared_marker))
+    for built in accepted:
+        built.notices += lost.get(built.id, [])
 
     for obj in shared_objects(settings, irules, shared_marker):
         add(obj)
@@ -103,7 +129,8 @@ def build_desired(
             add(obj, built.id)
 
     if settings.manage_routes:
-        for route in _net_routes(accepted, settings):
+        routed = {key[len("route ") :] for key in incumbents if key.startswith("route ")}
+        for route in _net_routes(accepted, settings, routed):
             add(route)
 
     accepted_ids = {b.id for b in accepted}
@@ -132,6 +159,27 @@ def _id(workload: Workload) -> str:
     return workload.id
 
 
+def _one_per_id(workloads: Iterable[Workload]) -> tuple[list[Workload], dict[str, list[Problem]]]:
+    """One workload per id, and the problem of each id two sources share (a Swarm stack and a
+    Compose project both named shop with a www): the earliest created keeps it, the other is
+    ignored, never merged (its instances would join the first one's pool)."""
+    by_id: dict[str, list[Workload]] = {}
+    for workload in workloads:
+        by_id.setdefault(workload.id, []).append(workload)
+    chosen, doubles = [], {}
+    for workload_id, group in by_id.items():
+        group.sort(key=lambda w: (not is_enabled(w.label_map), priority(w.created, w.source)))
+        chosen.append(group[0])
+        if len(group) > 1:
+            ignored = ", ".join(sorted(w.source for w in group[1:]))
+            reason = (
+                f"a {ignored} workload has the same id as this {group[0].source} one (created "
+                "later): it is ignored, never merged; rename its stack/project or service"
+            )
+            doubles[workload_id] = [Problem(workload_id, "", reason)]
+    return chosen, doubles
+
+
 def _key_order(key: ObjectKey) -> tuple[str, str]:
     return key.kind, key.path
 
@@ -157,6 +205,7 @@ class _Built:
     hosts: list[Record] = field(default_factory=list)  # host[/path] -> pool path
     endpoints: list[Record] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
+    routed: list[tuple[str, str]] = field(default_factory=list)  # (host, label): shared virtuals
     gtm: list[GtmWant] = field(default_factory=list)
     subnets: list[NodeSubnet] = field(default_factory=list)
     drain: dict[str, float] = field(default_factory=dict)
@@ -174,6 +223,9 @@ class _Built:
     def problem(self, label: str, reason: str) -> None:
         self.problems.append(Problem(self.id, label, reason))
 
+    def warn(self, label: str, reason: str) -> None:
+        self.warnings.append(Problem(self.id, label, reason))
+
     def left_out(self, pool: Pool, left: LeftOut) -> None:
         notice = Problem(self.id, "", left.reason, left.instance.name)
         if notice not in self.notices:  # routes share their instances' troubles
@@ -186,6 +238,11 @@ class _Built:
 
 def _build(workload: Workload, settings: Settings) -> _Built | None:
     built = _Built(workload)
+    # Containers that disagree come first: the labels may be a forged container's (even
+    # f5.enable=false, which would take the workload off the BIG-IP).
+    check_workload(workload, built.problem)
+    if built.problems:
+        return built
     routes, errors = decode(workload.id, workload.label_map)
     if errors:
         built.problems = [Problem(workload.id, e.label, e.reason) for e in errors]
@@ -199,6 +256,11 @@ def _build(workload: Workload, settings: Settings) -> _Built | None:
             # The resolver answers the workload's names with its first route's addresses.
             found, served_by = reached
             built.endpoints += resolver_records(workload, route, found, served_by, settings)
+    if len(built.hosts) + len(built.endpoints) > MAX_RECORDS:
+        count = len(built.hosts) + len(built.endpoints)
+        built.problem("", f"{count} data-group records; at most {MAX_RECORDS} per workload")
+    # Its objects' names are its own: a workload of another source or stack may not take them.
+    built.claims += [object_claim(key_of(o)) for o in built.objects if isinstance(o, _NAMED)]
     if built.problems:
         built.objects, built.hosts, built.endpoints, built.gtm, built.subnets = [], [], [], [], []
         built.notices, built.held, built.shared_nodes = [], {}, []
@@ -214,10 +276,12 @@ def _build_route(
     name = pool_name(workload, route)
     pool_path = full_path(partition, name)
 
+    before = len(built.problems)
+    check_route(route, settings, built.problem)
     port = target_port(workload, route, built.problem)
-    if port is None:
+    if port is None or len(built.problems) > before:
         return None
-    monitor_path, owned_monitor = monitor(workload, route, port, name, settings, marker)
+    monitor_path, owned_monitor = monitor(workload, route, port, name, settings, marker, built.warn)
     pool = Pool(
         partition=partition,
         name=name,
@@ -228,7 +292,9 @@ def _build_route(
     found = targets(
         workload, route, port, settings, built.problem, lambda left: built.left_out(pool, left)
     )
-    if found is None:
+    if found is None or not check_members(
+        (t.address for t in found), route, settings, built.problem
+    ):
         return None
 
     if owned_monitor is not None:
@@ -256,7 +322,8 @@ def _build_route(
         for host in route.hostnames:
             key = host + route.path
             built.hosts.append((key, pool_path))
-            built.claims.append(host_claim(key, route.label("hostname")))
+            built.claims.append(host_claim(key, route.label("path" if route.path else "hostname")))
+            built.routed.append((host, route.label("path" if route.path else "hostname")))
         built.endpoints += container_host_records(workload, route, found, settings)
 
     if member_mode(route, settings) == "container":
@@ -272,30 +339,51 @@ def _build_route(
 # --------------------------------------------------------------------------- claims
 
 
-def _accept(built_all: list[_Built], settings: Settings) -> list[_Built]:
-    """The workloads without problems once the claims between workloads are checked."""
-    claims = Claims(settings)
+def _accept(built_all: list[_Built], settings: Settings, incumbents: Incumbents) -> list[_Built]:
+    """The workloads without problems once the claims between workloads are settled, in the
+    order they took them: earliest created first (the incumbents hold theirs regardless)."""
+    contenders = {b.id: _contender(b) for b in built_all}
+    claims = Claims(settings, incumbents, contenders.values())
     accepted = []
-    for built in built_all:
+    for built in sorted(built_all, key=lambda b: priority(b.workload.created, b.id)):
         if built.problems:
             continue
-        problems, built.gtm = claims.take(built.id, built.routes, built.claims, built.gtm)
+        problems, kept = claims.take(contenders[built.id])
+        built.gtm = kept
         built.problems += problems
         if not problems:
             accepted.append(built)
     return accepted
 
 
+def _contender(built: _Built) -> Contender:
+    return Contender(
+        built.id,
+        built.workload.namespace,
+        not built.problems,
+        tuple(built.claims),
+        tuple(built.routed),
+        tuple(built.gtm),
+        built.routes,
+    )
+
+
+def _writer(built: _Built) -> RecordWriter:
+    own = tuple(h for r in built.routes if not r.virtual and not r.path for h in r.hostnames)
+    workload = built.workload
+    return RecordWriter(built.id, workload.namespace, workload.name, own, tuple(built.endpoints))
+
+
 # --------------------------------------------------------------------------- net routes
 
 
-def _net_routes(accepted: list[_Built], settings: Settings) -> list[BigipObject]:
+def _net_routes(accepted: list[_Built], settings: Settings, routed: set[str]) -> list[BigipObject]:
     """Routes to the container subnets; a subnet not routed warns the workloads using it."""
     users: dict[NodeSubnet, set[str]] = {}
     for built in accepted:
         for subnet in built.subnets:
             users.setdefault(subnet, set()).add(built.id)
-    routes, warnings = net_routes(users, settings)
+    routes, warnings = net_routes(users, settings, routed)
     by_id = {b.id: b for b in accepted}
     for warning in warnings:
         by_id[warning.workload].warnings.append(warning)

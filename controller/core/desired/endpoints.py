@@ -1,6 +1,6 @@
 """Records of the `endpoints` data group, which both iRules read: container hosts for
-`http_router`, DNS names for `dns_resolver`. A key two workloads would write is left out, so
-the short forms exist only when unique and no workload can answer for another's names.
+`http_router`, DNS names for `dns_resolver`. A key two workloads would write belongs to the
+one that holds it (claims.settle_records): no workload answers for another's names.
 """
 
 from __future__ import annotations
@@ -60,14 +60,3 @@ def resolver_records(
     if served_by is not None:
         out.extend((name, served_by.destination.host) for name in workload_dns_names(workload))
     return out
-
-
-def unique_records(per_workload: Iterable[tuple[str, Iterable[Record]]]) -> tuple[Record, ...]:
-    """Keys written by one workload only; within a workload the first value wins."""
-    owners: dict[str, set[str]] = {}
-    values: dict[str, str] = {}
-    for workload_id, records in per_workload:
-        for key, value in records:
-            owners.setdefault(key, set()).add(workload_id)
-            values.setdefault(key, value)
-    return tuple(sorted((k, v) for k, v in values.items() if len(owners[k]) == 1))

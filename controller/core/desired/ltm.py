@@ -5,12 +5,13 @@ virtual servers and the iRules they carry), with the one table of shared virtual
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from controller.core.desired.members import UNKNOWN_PORT, transport
 from controller.core.desired.names import monitor_name, virtual_name
 from controller.core.irules import DNS_RESOLVER, HTTP_ROUTER
+from controller.core.label_values import SEND_PATH
 from controller.core.labels import RouteSpec
 from controller.core.model import BigipObject, IRule, Monitor, Virtual, full_path, split_path
 from controller.net import HostPort
@@ -174,15 +175,30 @@ def healthcheck_path(workload: Workload, scheme: str, port: int) -> str | None:
 
 
 def monitor(
-    workload: Workload, route: RouteSpec, port: int, pool: str, settings: Settings, marker: str
+    workload: Workload,
+    route: RouteSpec,
+    port: int,
+    pool: str,
+    settings: Settings,
+    marker: str,
+    note: Callable[[str, str], None] = lambda label, reason: None,
 ) -> tuple[str, Monitor | None]:
-    """(monitor expression of the pool, owned Monitor or None)."""
+    """(monitor expression of the pool, owned Monitor or None). A HEALTHCHECK path that is
+    not clean is skipped (the monitor checks /) with a `note(label, reason)`."""
     spec = route.monitor
     if spec is None:
         if route.protocol == "udp":
             return "", None
         kind = route.protocol if route.protocol in ("http", "https") else "tcp"
         path = healthcheck_path(workload, kind, port) or "/"
+        if not SEND_PATH.match(path):
+            shown = path.encode("unicode_escape").decode("ascii")[:80]
+            note(
+                route.label("monitor"),
+                f"the HEALTHCHECK path {shown!r} is not printable ASCII URL characters: "
+                f"the monitor checks / instead (set {route.label('monitor')} to choose)",
+            )
+            path = "/"
     elif spec == "none":
         return "", None
     elif spec.startswith("/"):

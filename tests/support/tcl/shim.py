@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tkinter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -15,9 +15,15 @@ SHIM = Path(__file__).resolve().with_name("f5shim.tcl")
 
 @dataclass(frozen=True)
 class DnsResult:
-    rcode: str
-    returned: bool  # DNS::return was called: the BIG-IP answers itself
+    """What the client receives for one query."""
+
+    rcode: str  # "" when nothing answers: the query was dropped and the client times out
+    aa: bool  # the authoritative-answer bit
     answers: tuple[str, ...]  # "name. ttl IN TYPE rdata"
+    authority: tuple[str, ...]
+    origin: (
+        str  # DNS::origin of the answer: TCL (an iRule), GTM_BUILD, DNSX, LAST_ACTION; "" dropped
+    )
 
 
 @dataclass(frozen=True)
@@ -32,12 +38,24 @@ class Lookups:
 class IRuleRunner:
     """Loads one iRule with the data groups (and pools) a BIG-IP would hold, then fires events.
 
-    Tcl errors (an unknown data group or pool, a malformed record, a command the shim does not
-    know) come back as tkinter.TclError: on a device they would reset the connection.
+    Tcl errors (an unknown data group or pool, a malformed record, a command the shim or Tcl 8.4
+    does not know) come back as tkinter.TclError: on a device they would reset the connection.
+
+    `down`: pools with no member up and node addresses that do not answer (LB_FAILED fires).
+    `wide_ips` (name -> IPv4 addresses), `dns_express` (name -> (rcode, RRs)) and `unhandled`
+    (the DNS profile's unhandled-query action) answer the queries the rule lets through.
     """
 
     def __init__(
-        self, rule: str, data_groups: Iterable[DataGroup], pools: Iterable[str] = ()
+        self,
+        rule: str,
+        data_groups: Iterable[DataGroup],
+        pools: Iterable[str] = (),
+        *,
+        down: Iterable[str] = (),
+        wide_ips: Mapping[str, Sequence[str]] | None = None,
+        dns_express: Mapping[str, tuple[str, Sequence[str]]] | None = None,
+        unhandled: str = "allow",
     ) -> None:
         self.tcl = tkinter.Tcl()
         self.tcl.tk.wantobjects(False)  # every result a string; parsed with splitlist below
@@ -47,31 +65,71 @@ class IRuleRunner:
             classes.append(full_path(group.partition, group.name))
             classes.append(self._list(*chain.from_iterable(group.records)))
         self.tcl.call("::f5::configure", rule, self._list(*classes), self._list(*pools))
+        self.tcl.call("::f5::set_down", self._list(*down))
+        wide = [
+            word for name, addrs in (wide_ips or {}).items() for word in (name, self._list(*addrs))
+        ]
+        dnsx = [
+            word
+            for name, (rcode, records) in (dns_express or {}).items()
+            for word in (name, self._list(rcode, self._list(*records)))
+        ]
+        self.tcl.call("::f5::set_dns", self._list(*wide), self._list(*dnsx), unhandled)
 
     def _list(self, *words: str) -> str:
         return str(self.tcl.call("list", *words))
 
-    def http(self, host: str, uri: str = "/") -> tuple[str, ...]:
-        """The one routing action of a request: ("pool", P), ("node", A, P) or
-        ("respond", STATUS, BODY, HEADERS)."""
-        actions = self.tcl.tk.splitlist(self.tcl.call("::f5::http_request", host, uri))
-        assert len(actions) == 1, f"expected exactly one routing action, got {actions}"
-        return tuple(str(word) for word in self.tcl.tk.splitlist(actions[0]))
+    def _split(self, text: str) -> tuple[str, ...]:
+        return tuple(str(word) for word in self.tcl.tk.splitlist(text))
 
-    def dns(self, name: str, qtype: str = "A") -> DnsResult:
-        words = self.tcl.tk.splitlist(self.tcl.call("::f5::dns_request", name, qtype))
+    def http_trace(
+        self,
+        host: str | None,
+        uri: str = "/",
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        version: str = "1.1",
+    ) -> tuple[tuple[str, ...], ...]:
+        """Every step of one request: HTTP_REQUEST's decision, then, when its target cannot take
+        the request, ("lb_failed", REASON) and LB_FAILED's decision or ("reset", REASON).
+
+        `host` None sends no Host header; `headers` come after it, in order."""
+        sent = ([("Host", host)] if host is not None else []) + list(headers)
+        trace = self.tcl.call(
+            "::f5::http_request", uri, self._list(*chain.from_iterable(sent)), version
+        )
+        return tuple(self._split(step) for step in self._split(trace))
+
+    def http(
+        self,
+        host: str | None,
+        uri: str = "/",
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        version: str = "1.1",
+    ) -> tuple[str, ...]:
+        """What the request ends in: ("pool", P), ("node", A, P),
+        ("respond", STATUS, VERSION, BODY, HEADERS) or ("reset", REASON)."""
+        trace = self.http_trace(host, uri, headers=headers, version=version)
+        assert trace, "the request decided nothing"
+        return trace[-1]
+
+    def dns(self, name: str, qtype: str = "A", qclass: str = "IN") -> DnsResult:
+        words = self._split(self.tcl.call("::f5::dns_request", name, qtype, qclass))
         fields = dict(zip(words[::2], words[1::2], strict=True))
         return DnsResult(
-            rcode=str(fields["rcode"]),
-            returned=str(fields["returned"]) == "1",
-            answers=tuple(str(rr) for rr in self.tcl.tk.splitlist(fields["answers"])),
+            rcode=fields["rcode"],
+            aa=fields["aa"] == "1",
+            answers=self._split(fields["answers"]),
+            authority=self._split(fields["authority"]),
+            origin=fields["origin"],
         )
 
     def lookups(self) -> Lookups:
         """The data-group lookups of the last request."""
-        words = self.tcl.tk.splitlist(self.tcl.call("::f5::lookups"))
+        words = self._split(self.tcl.call("::f5::lookups"))
         fields = dict(zip(words[::2], words[1::2], strict=True))
         return Lookups(calls=int(fields["calls"]), chars=int(fields["chars"]))
 
     def logs(self) -> tuple[str, ...]:
-        return tuple(str(line) for line in self.tcl.tk.splitlist(self.tcl.call("::f5::logs")))
+        return self._split(self.tcl.call("::f5::logs"))
