@@ -22,16 +22,19 @@ Rules, in the order they apply:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from controller.core.model import (
     KINDS,
     OWNER_PREFIX,
     BigipObject,
     Member,
+    Monitor,
     Node,
     ObjectKey,
+    Pool,
+    full_path,
     is_owned,
     key_of,
     must_replace,
@@ -135,6 +138,9 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
     going_with_pools = [o for o in present.values() if _pool_key(o) in deleted_pools]
     # Members go away with their pool on the device: deleting them one by one is wasted writes.
     draft.deletes = [c for c in draft.deletes if _pool_key(c.obj) not in deleted_pools]
+    detach, reattach = _monitor_swaps(draft.replace_deletes, wanted.values(), present)
+    draft.replace_deletes += detach
+    draft.updates += reattach
     freeing = _freeing_address(wanted.values(), draft.deletes, going_with_pools)
     first = {key_of(c.obj) for c in freeing}
     deletes = [c for c in draft.deletes if key_of(c.obj) not in first]
@@ -149,6 +155,31 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
     ):
         return Changes(conflicts=tuple(sorted(draft.conflicts)), held=tuple(items))
     return Changes(items=tuple(items), conflicts=tuple(sorted(draft.conflicts)))
+
+
+def _monitor_swaps(
+    replace_deletes: list[Change],
+    desired: Iterable[BigipObject],
+    present: Mapping[ObjectKey, BigipObject],
+) -> tuple[list[Change], list[Change]]:
+    """A monitor whose type changes is deleted and created again under its name, but the
+    device refuses to delete a monitor a pool uses (01070265): each such pool lets go of it
+    first (an update before the delete) and takes it back after the create."""
+    swapped = {
+        full_path(c.obj.partition, c.obj.name)
+        for c in replace_deletes
+        if isinstance(c.obj, Monitor)
+    }
+    detach, reattach = [], []
+    for pool in desired:
+        before = present.get(key_of(pool))
+        if not (isinstance(pool, Pool) and isinstance(before, Pool)):
+            continue
+        if swapped & set(before.monitor.split(" and ")):
+            let_go = replace(before, monitor="")
+            detach.append(Change("update", let_go, before))
+            reattach.append(Change("update", pool, let_go))
+    return detach, reattach
 
 
 def _pool_key(obj: BigipObject) -> ObjectKey | None:

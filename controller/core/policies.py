@@ -21,6 +21,7 @@ from controller.core.model import (
     BigipObject,
     DataGroup,
     Member,
+    Node,
     ObjectKey,
     Pool,
     full_path,
@@ -55,10 +56,10 @@ def keep_workloads(
         return objects
     markers = {owner_marker(cluster_id, workload) for workload in workload_ids}
     own_desired = {k for w in desired.workloads if w.workload in workload_ids for k in w.objects}
-    kept = [o for o in current.values() if owner_of(o) in markers]
     dropped = [o for o in objects if key_of(o) in own_desired or owner_of(o) in markers]
     wanted = {key_of(o): o for o in objects if key_of(o) not in own_desired}
     wanted = {k: o for k, o in wanted.items() if owner_of(o) not in markers}
+    kept = _released([o for o in current.values() if owner_of(o) in markers], list(wanted.values()))
     for obj in kept:
         wanted[key_of(obj)] = obj
     targets = _targets(kept) | _targets(dropped)
@@ -78,6 +79,23 @@ def keep_workloads(
             }
             wanted[key] = replace(group, records=_kept_records(group.records, old, names, targets))
     return list(wanted.values())
+
+
+def _released(kept: list[BigipObject], others: list[BigipObject]) -> list[BigipObject]:
+    """`kept` less the nodes (and their members) whose address another workload's new node
+    needs: Docker gave that address to a new container, so the kept container is gone and
+    its member can reach nothing of its own; holding it would block the valid workload."""
+    taken = {o.address: key_of(o) for o in others if isinstance(o, Node)}
+    freed = {
+        key_of(o)
+        for o in kept
+        if isinstance(o, Node) and taken.get(o.address, key_of(o)) != key_of(o)
+    }
+    return [
+        o
+        for o in kept
+        if key_of(o) not in freed and not (isinstance(o, Member) and node_key_of(o) in freed)
+    ]
 
 
 def keep_held_members(

@@ -416,3 +416,51 @@ def test_a_member_draining_across_a_failed_run_keeps_its_node(simulator: Simulat
     sessions = {m["name"]: m["session"] for m in item["membersReference"]["items"]}
     assert sessions["shop-www-2:80"] == "user-disabled"
     assert nodes(simulator)["shop-www-2"] == "172.18.0.3"
+
+
+def test_a_frozen_workload_gives_up_an_address_docker_gave_to_another(
+    simulator: Simulator,
+) -> None:
+    # Found by the sync model: a workload whose labels turned invalid keeps its objects as
+    # they are, but its container went and Docker gave the address to another workload's
+    # new container: holding the old node would block the valid workload.
+    keep = workload("keep", ["172.18.0.9"])
+    source = FakeSource([workload("a", ["172.18.0.2", "172.18.0.3"]), keep])
+    h = Harness(simulator, source)
+    h.run()
+    bad = {"f5.lb": "round-robbin"}
+    source.workloads = [workload("a", ["172.18.0.3"], bad), keep, workload("b", ["172.18.0.2"])]
+
+    result = h.run()
+
+    assert result.result == "success", result.error
+    assert result.desired is not None
+    states = {w.workload: w.state for w in result.desired.workloads}
+    assert states == {"shop/a": "invalid", "shop/keep": "synced", "shop/b": "synced"}
+    assert nodes(simulator)["shop-b-1"] == "172.18.0.2"
+    assert "shop-a-1" not in nodes(simulator)
+    # The rest of the frozen workload stays as it was.
+    assert "shop-a-2:80" in member_names(simulator, "/docker/shop_a_default")
+
+
+def test_a_monitor_type_change_lets_the_pool_go_of_it_first(simulator: Simulator) -> None:
+    # Found by the sync model: http -> tcp deleted the monitor while its pool used it, and
+    # the device refused (01070265: cannot be deleted because it is in use by a Pool).
+    source = FakeSource([workload("www", ["172.18.0.2"]), workload("keep", ["172.18.0.9"])])
+    h = Harness(simulator, source)
+    h.run()
+    source.workloads = [
+        workload("www", ["172.18.0.2"], {"f5.monitor": "tcp"}),
+        workload("keep", ["172.18.0.9"]),
+    ]
+
+    result = h.run()
+
+    assert result.result == "success", result.error
+    assert result.desired is not None
+    assert {w.state for w in result.desired.workloads} == {"synced"}
+    assert simulator.get_object("ltm/monitor/tcp", "/docker/shop_www_default_mon") is not None
+    assert simulator.get_object("ltm/monitor/http", "/docker/shop_www_default_mon") is None
+    pool = simulator.get_object("ltm/pool", "/docker/shop_www_default")
+    assert pool is not None and "/docker/shop_www_default_mon" in pool["monitor"]
+    assert h.run(resync=True).changes.items == ()
