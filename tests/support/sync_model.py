@@ -44,10 +44,11 @@ fault answered during the step's run, one more run (it re-reads the device) must
       uses, less than 30 s (model clock) after the first successful run that saw it gone (a
       restarted controller cannot know better: its timer starts again). An invalid or refused
       workload keeps what the device held when it stopped being syncable (pool, members,
-      monitor, hosts record), or nothing if it held nothing; the only thing it may lose is a
-      member whose address a syncable workload's container now has (Docker reused it; see the
-      README's "Address reuse"). No other owned pool or monitor exists; the partition's nodes
-      are exactly the nodes of its pool members (at their addresses) and the seeded ones.
+      monitor, hosts record), or nothing if it held nothing; the only thing it may lose, for
+      good, is a member whose address a syncable workload's container has had since (Docker
+      reused it: see the README's "Address reuse"). No other owned pool or monitor exists; the
+      partition's nodes are exactly those of its pool members (at their addresses) and the
+      seeded ones.
   3. No valid workload is blocked by an invalid or refused one: each syncable workload is in
      state "synced" ("no_members" when none of its containers runs); invalid ones are
      "invalid", refused ones "rejected".
@@ -208,6 +209,8 @@ class ModelWorkload:
     variant: str
     instances: dict[int, tuple[str, str]] = field(default_factory=dict)  # slot -> (addr, state)
     kept: Kept | None = None  # set while not syncable
+    # While not syncable: the addresses a syncable workload's container has had since
+    reused: set[str] = field(default_factory=set)
 
     @property
     def syncable(self) -> bool:
@@ -578,7 +581,7 @@ class SyncModel(RuleBasedStateMachine):
         if docker and self.coalescing:
             self.coalescing -= 1
             self.converged = False
-            self.source.workloads = self._source()
+            self._publish()
             return
         self.busy = True
         self._sync_and_check(resync)
@@ -591,7 +594,7 @@ class SyncModel(RuleBasedStateMachine):
 
     def _sync_and_check(self, resync: bool) -> None:
         self.converged = False
-        self.source.workloads = self._source()
+        self._publish()
         hits = self._fault_hits()
         down = self.sim.down
         result = self._run(resync)
@@ -716,16 +719,17 @@ class SyncModel(RuleBasedStateMachine):
             item = owned.get(pool_name(name))
             assert item is not None, f"invariant 1: kept pool of {model.variant} {name} missing"
             view = pool_view(item)
+            # A member given up for an address a syncable container had since is gone for
+            # good, even once that address is free again.
             lost = {
                 m: v
                 for m, v in kept.pool.members.items()
-                if m not in view.members and wanted_members.get(v[0], (name, m)) != (name, m)
+                if m not in view.members and v[0] in model.reused
             }
-            assert view == PoolView(
-                kept.pool.lb,
-                kept.pool.monitor,
-                {m: v for m, v in kept.pool.members.items() if m not in lost},
-            ), f"invariant 1: {model.variant} workload {name} kept {kept.pool}, device has {view}"
+            still = {m: v for m, v in kept.pool.members.items() if m not in lost}
+            assert view == PoolView(kept.pool.lb, kept.pool.monitor, still), (
+                f"invariant 1: {model.variant} workload {name} kept {kept.pool}, device has {view}"
+            )
         assert set(owned) == expected_pools, (
             f"invariant 1: owned pools {sorted(owned)}, expected {sorted(expected_pools)}"
         )
@@ -788,11 +792,20 @@ class SyncModel(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ helpers
 
-    def _source(self) -> list[Any]:
-        return [
+    def _publish(self) -> None:
+        """What Docker shows from now on: the model's workloads."""
+        self.source.workloads = [
             workload_with(name, model.instances, VARIANTS[model.variant], namespace=NAMESPACE)
             for name, model in sorted(self.workloads.items())
         ]
+        taken = {
+            addr
+            for model in self.workloads.values()
+            if model.syncable
+            for addr, _ in model.instances.values()
+        }
+        for model in self.workloads.values():
+            model.reused = set() if model.syncable else model.reused | taken
 
     def _free(self) -> list[str]:
         used = {a for m in self.workloads.values() for a, _ in m.instances.values()}
