@@ -2,7 +2,7 @@
 controller restarts through the real Reconciler, adapter and simulator, and checks the
 invariants of tests/support/sync_model.py after every step.
 
-CI runs a fixed, derandomized budget (the "ci" profile of tests/conftest.py): about 30 s on a
+CI runs a fixed, derandomized budget (the "ci" profile of tests/conftest.py): about 25 s on a
 2-core machine while nothing fails. A failure is shrunk to its shortest sequence of steps
 (which takes minutes: every candidate replays its steps against the simulator), and only the
 first one is reported; `scripts/soak --examples N` explores many more examples and reports
