@@ -124,6 +124,19 @@ class Auth:
             client,
         )
 
+    def tokens_collection(self, method: str, client: str) -> tuple[int, Any]:
+        """GET /mgmt/shared/authz/tokens: every live token (the admin sees all of them)."""
+        if method != "GET":
+            return 405, self._rest_error(405, f"Method {method} not allowed", client)
+        self._expire_tokens()
+        return 200, {
+            "items": [_token_json(t) for t in self._tokens.values()],
+            "generation": len(self._tokens),
+            "lastUpdateMicros": int(self.clock() * 1e6),
+            "kind": "shared:authz:tokens:authtokencollectionstate",
+            "selfLink": f"{HOST}/mgmt/shared/authz/tokens",
+        }
+
     def token_request(self, method: str, name: str, body: Any, client: str) -> tuple[int, Any]:
         """GET/DELETE/PATCH /mgmt/shared/authz/tokens/<name>."""
         token = self._tokens.get(name)

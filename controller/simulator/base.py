@@ -119,6 +119,9 @@ class Kind:
     # links(ctx, obj) -> extra "*Reference" keys for rendering
     links: Callable[[Context, dict[str, Any]], dict[str, Any]] | None = None
     singular: str = ""  # last URL segment for the kind string; defaults to the last segment
+    # Attributes fixed at creation: a PUT that leaves them out keeps them (f5-sdk's update()
+    # sends a node without `address`, a route without `network`).
+    immutable: frozenset[str] = frozenset()
 
     @property
     def kind_prefix(self) -> str:

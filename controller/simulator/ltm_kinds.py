@@ -62,9 +62,25 @@ def _session_state(obj: dict[str, Any], what: str) -> None:
     obj["state"] = "user-down" if state == "user-down" else "user-up"
 
 
+FQDN_ADDRESS = "any6"  # what an FQDN node shows as its address (load_net_node_with_fqdn.json)
+
+
 def _prepare_node(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | None) -> None:
     address = str(obj.get("address", ""))
-    if not is_ip(address):
+    fqdn = obj.get("fqdn")
+    if not isinstance(fqdn, dict):
+        raise bad_request(f"node {obj['fullPath']}: fqdn must be an object")
+    obj["fqdn"] = {**NODE_DEFAULTS["fqdn"], **fqdn}
+    if fqdn.get("tmName"):
+        if address not in ("", FQDN_ADDRESS):
+            # decision: the device's text for a node given both is not captured.
+            raise bad_request(
+                f'node {obj["fullPath"]}: address "{address}" and fqdn '
+                f'"{fqdn["tmName"]}" exclude each other'
+            )
+        obj["address"] = FQDN_ADDRESS
+        address = FQDN_ADDRESS
+    elif not is_ip(address):
         raise bad_request(
             f'invalid address "{address}" for node {obj["fullPath"]}: an IP is required'
         )
@@ -81,6 +97,9 @@ def render_session_state(obj: dict[str, Any], monitored: bool) -> tuple[str, str
     """
     session = obj.get("session", "user-enabled")
     state = "up" if monitored else "unchecked"
+    if obj.get("fqdn", {}).get("tmName"):
+        # decision: no DNS is resolved, so an FQDN node stays up without an address.
+        monitored, state = False, "fqdn-up-no-addr"
     if obj.get("state") == "user-down":
         state = "user-down"
     if session == "user-enabled" and monitored:
@@ -335,7 +354,13 @@ def _prepare_rule(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | No
 # --------------------------------------------------------------------------- kinds
 
 POOL_KINDS = (
-    Kind("ltm/node", "Node", NODE_DEFAULTS, prepare=_prepare_node),
+    Kind(
+        "ltm/node",
+        "Node",
+        NODE_DEFAULTS,
+        prepare=_prepare_node,
+        immutable=frozenset({"address", "fqdn"}),
+    ),
     Kind(
         "ltm/pool",
         "Pool",
@@ -351,6 +376,7 @@ POOL_KINDS = (
         MEMBER_DEFAULTS,
         prepare=_prepare_member,
         refs=_member_refs,
+        immutable=frozenset({"address"}),
     ),
 )
 
@@ -366,6 +392,7 @@ SUPPORT_KINDS = (
             ),
             prepare=_monitor_prepare(t),
             refs=_monitor_refs(t),
+            immutable=frozenset({"defaultsFrom"}),
         )
         for t in ("http", "https", "tcp", "udp", "gateway-icmp")
     ],
@@ -375,6 +402,7 @@ SUPPORT_KINDS = (
         {"type": "string"},
         optional=frozenset({"description", "records"}),
         prepare=_prepare_data_group,
+        immutable=frozenset({"type"}),
     ),
     Kind("ltm/rule", "rule", {"apiAnonymous": ""}, optional=frozenset(), prepare=_prepare_rule),
 )

@@ -23,4 +23,12 @@ def _prepare_route(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | N
     check_int(obj, "mtu", 0, 9198)
 
 
-NET_KINDS = (Kind("net/route", "Route", ROUTE_DEFAULTS, prepare=_prepare_route),)
+NET_KINDS = (
+    Kind(
+        "net/route",
+        "Route",
+        ROUTE_DEFAULTS,
+        prepare=_prepare_route,
+        immutable=frozenset({"network"}),
+    ),
+)

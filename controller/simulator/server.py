@@ -26,8 +26,10 @@ from controller.simulator.auth import Auth
 from controller.simulator.base import HOST, SimError
 from controller.simulator.faults import Faults
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
+from controller.simulator.kinds import KINDS
 from controller.simulator.persistence import load_state, save_state
 from controller.simulator.store import Store
+from controller.simulator.sys_endpoints import SystemEndpoints, is_stats, stats_not_simulated
 from controller.simulator.tls import make_certificate, server_context
 from controller.simulator.transactions import COORDINATION_HEADER, Transactions
 
@@ -59,6 +61,7 @@ class Simulator:
         self._down = False
         self.transactions = Transactions(clock=self.now)
         self.store = Store(load_state(self.state_file), on_change=self._save_state)
+        self.system = SystemEndpoints(list(KINDS))
         self._server: HTTPSServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -223,8 +226,17 @@ class Simulator:
                 "lastUpdateMicros": 0,
                 "selfLink": f"{HOST}/mgmt/shared/echo-query",
             }
+        if path.rstrip("/") == "/mgmt/shared/authz/tokens":
+            return self.auth.tokens_collection(method, client)
         if path.startswith("/mgmt/shared/authz/tokens/"):
-            return self.auth.token_request(method, path.rsplit("/", 1)[-1], body, client)
+            # f5-sdk addresses a token with a trailing slash (.../tokens/<token>/).
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            return self.auth.token_request(method, name, body, client)
+        system = self.system.answer(method, path, body)
+        if system is not None:
+            return system
+        if is_stats(path):
+            return stats_not_simulated(path)
         coordination = headers.get(COORDINATION_HEADER)
         if path.startswith("/mgmt/tm/transaction"):
             if coordination:

@@ -18,6 +18,7 @@ from controller.simulator.base import (
 )
 from controller.simulator.folders import check_folder
 from controller.simulator.kinds import KINDS
+from controller.simulator.ltm_kinds import FQDN_ADDRESS
 from controller.simulator.request_body import identity
 from controller.simulator.target import Target
 from controller.simulator.virtual_kinds import parse_destination
@@ -85,6 +86,8 @@ def after_store(
 
 
 def _check_ip_clash(store: Store, address: str, path: str) -> None:
+    if address == FQDN_ADDRESS:
+        return  # every FQDN node shows this placeholder
     for node in store.objects("ltm/node").values():
         if node["address"] == address and node["fullPath"] != path:
             raise SimError(

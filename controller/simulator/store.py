@@ -318,7 +318,8 @@ def _replaced(kind: Kind, old: Json) -> Json:
     # (pool members, virtual profiles) are separate objects on the device and stay as
     # they are unless the body lists them (`members`, `profiles`, `*Reference.items`).
     obj = kind.fresh()
-    for key in ("name", "partition", "subPath", "fullPath", "generation", "vsIndex", "_sub"):
+    kept = ("name", "partition", "subPath", "fullPath", "generation", "vsIndex", "_sub")
+    for key in (*kept, *kind.immutable):
         if key in old:
             obj[key] = copy.deepcopy(old[key])
     return obj

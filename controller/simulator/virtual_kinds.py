@@ -189,7 +189,8 @@ def _virtual_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- profiles on a virtual
 
-PROFILE_ITEM_DEFAULTS: dict[str, Any] = {"context": "all"}
+# context None: the side follows the profile's type (see _prepare_virtual_profile).
+PROFILE_ITEM_DEFAULTS: dict[str, Any] = {"context": None}
 
 
 def _prepare_virtual_profile(
@@ -198,10 +199,11 @@ def _prepare_virtual_profile(
     found = ctx.find(PROFILES, obj["fullPath"])
     if found is None:
         raise not_found("profile", obj["fullPath"], status=400)
-    if obj.get("context") not in ("all", "clientside", "serverside"):
+    if obj.get("context") not in (None, "all", "clientside", "serverside"):
         raise bad_request(f'invalid profile context "{obj.get("context")}" for {obj["fullPath"]}')
-    # decision: like tmsh, SSL profiles land on their side when no context is given.
-    if obj.get("_context_default"):
+    # decision: like tmsh, SSL profiles land on their side when no context is given, whether
+    # the profile comes with the virtual or is POSTed to its profiles subcollection.
+    if obj.get("_context_default") or obj.get("context") is None:
         collection = found[0]
         obj["context"] = {
             "ltm/profile/client-ssl": "clientside",
@@ -324,6 +326,7 @@ VIRTUAL_KINDS = (
         VADDR_DEFAULTS,
         prepare=_prepare_vaddr,
         links=_vaddr_links,
+        immutable=frozenset({"address"}),
     ),
 )
 
