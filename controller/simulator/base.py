@@ -23,23 +23,57 @@ Json = dict[str, Any]
 VERSION = "17.1.2"
 HOST = "https://localhost"
 
-MONITORS = (
-    "ltm/monitor/http",
-    "ltm/monitor/https",
-    "ltm/monitor/tcp",
-    "ltm/monitor/udp",
-    "ltm/monitor/gateway-icmp",
+# The monitor, profile and persistence types the simulator serves (URL segments); builtins.py
+# holds the /Common objects of each type every device ships with.
+MONITOR_TYPES = (
+    "http",
+    "https",
+    "tcp",
+    "tcp-echo",
+    "tcp-half-open",
+    "udp",
+    "gateway-icmp",
+    "icmp",
+    "inband",
+    "dns",
+    "ftp",
+    "ldap",
+    "radius",
+    "sip",
 )
-PROFILES = (
-    "ltm/profile/http",
-    "ltm/profile/tcp",
-    "ltm/profile/udp",
-    "ltm/profile/fastl4",
-    "ltm/profile/client-ssl",
-    "ltm/profile/server-ssl",
-    "ltm/profile/dns",
+MONITORS = tuple(f"ltm/monitor/{t}" for t in MONITOR_TYPES)
+PROFILE_TYPES = (
+    "http",
+    "tcp",
+    "udp",
+    "fastl4",
+    "client-ssl",
+    "server-ssl",
+    "dns",
+    "one-connect",
+    "http-compression",
+    "web-acceleration",
+    "fasthttp",
+    "http2",
+    "websocket",
+    "stream",
+    "ftp",
+    "ipother",
+    "request-log",
 )
-PERSISTENCE = ("ltm/persistence/cookie", "ltm/persistence/source-addr", "ltm/persistence/dest-addr")
+PROFILES = tuple(f"ltm/profile/{t}" for t in PROFILE_TYPES)
+PERSISTENCE_TYPES = (
+    "cookie",
+    "source-addr",
+    "dest-addr",
+    "hash",
+    "msrdp",
+    "sip",
+    "ssl",
+    "universal",
+    "host",
+)
+PERSISTENCE = tuple(f"ltm/persistence/{t}" for t in PERSISTENCE_TYPES)
 
 
 class SimError(Exception):
@@ -86,6 +120,7 @@ class Ref:
     collections: tuple[str, ...]
     key: str
     word: str
+    missing: str = ""  # mcpd's own text when the target is missing (else "was not found")
 
 
 def ref_key(path: str, sub: str = "", item: str = "") -> str:

@@ -87,8 +87,10 @@ def _create(store: Store, body: Json, auth: bool) -> Json:
     if name.startswith("/"):
         path = name.rstrip("/")
     else:
-        parent = "" if auth else str(body.get("partition") or "/").rstrip("/")
-        path = f"{parent}/{name}"
+        # f5-sdk names the parent folder in subPath ({"name":"app","subPath":"/docker"});
+        # {"partition":"/"} also means the root (ICONTROL-NOTES 2.2).
+        parent = "" if auth else str(body.get("subPath") or body.get("partition") or "/")
+        path = f"/{parent.strip('/')}/{name}" if parent.strip("/") else f"/{name}"
     if path.rsplit("/", 1)[0] and path.rsplit("/", 1)[0] not in folders:
         raise folder_missing(path.rsplit("/", 1)[0])
     if path in folders:
@@ -149,7 +151,8 @@ def _folder_json(folders: dict[str, Json], path: str, auth: bool) -> Json:
         out = {
             "kind": "tm:sys:folder:folderstate",
             "name": name,
-            "partition": parent if parent == "/" else parent.strip("/").split("/")[0],
+            # A folder shows its parent as subPath ("/" for a partition), not a partition.
+            "subPath": parent,
             "fullPath": path,
             "generation": meta["generation"],
             "selfLink": f"{HOST}/mgmt/tm/sys/folder/{rest_id(path)}?ver={VERSION}",

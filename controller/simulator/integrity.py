@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from controller.simulator.base import Json, Kind, SimError, in_use, not_found, ref_key
 from controller.simulator.kinds import KINDS
+from controller.simulator.snat_kinds import SNATPOOL, snatpool_in_use
 from controller.simulator.target import Target
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ def check_references(store: Store, kind: Kind, obj: Json) -> None:
         if ref.collections == ("ltm/node",):
             continue  # a member's node is created on demand (side_effects._ensure_node)
         if store.find(ref.collections, ref.key) is None:
+            if ref.missing:
+                raise SimError(400, ref.missing)
             shown = ref.key.replace("|virtual-servers|", ":")
             raise not_found(ref.word, shown, status=400)
 
@@ -37,6 +40,8 @@ def check_unreferenced(store: Store, target: Target, obj: Json) -> None:
                         f"01070110:3: Node address '{obj['fullPath']}' is referenced by a "
                         f"member of pool '{parent['fullPath'] if parent else '?'}'.",
                     )
+                if target.kind.collection == SNATPOOL:
+                    raise snatpool_in_use(obj["fullPath"])
                 by = parent if parent is not None else other
                 by_word = KINDS[kind.collection.rsplit("/", 1)[0]].word if parent else kind.word
                 raise in_use(target.kind.word, obj["fullPath"], by_word, by["fullPath"])

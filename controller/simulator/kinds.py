@@ -8,12 +8,12 @@ collections), gtm_kinds.py and net_kinds.py. base.py describes how stored object
 
 from __future__ import annotations
 
-from typing import Any
-
 from controller.simulator.base import Kind
+from controller.simulator.builtins import BUILTINS, EXTRA_KINDS
 from controller.simulator.gtm_kinds import GTM_KINDS
 from controller.simulator.ltm_kinds import POOL_KINDS, SUPPORT_KINDS
 from controller.simulator.net_kinds import NET_KINDS
+from controller.simulator.snat_kinds import SNAT_KINDS
 from controller.simulator.virtual_kinds import PROFILE_KINDS, VIRTUAL_KINDS
 
 KINDS: dict[str, Kind] = {}
@@ -25,24 +25,9 @@ def _register(*kinds: Kind) -> None:
 
 
 _register(*POOL_KINDS, *VIRTUAL_KINDS, *SUPPORT_KINDS, *PROFILE_KINDS, *GTM_KINDS, *NET_KINDS)
+_register(*EXTRA_KINDS, *SNAT_KINDS)
 
 TOP_LEVEL = frozenset(c for c in KINDS if not any(c in k.subs.values() for k in KINDS.values()))
 
-# Objects every device has in /Common, with generation 0 (load_http_monitors.json).
-BUILTINS: list[tuple[str, str, dict[str, Any]]] = [
-    ("ltm/monitor/http", "http", {"defaultsFrom": ""}),
-    ("ltm/monitor/https", "https", {"defaultsFrom": ""}),
-    ("ltm/monitor/tcp", "tcp", {"defaultsFrom": ""}),
-    ("ltm/monitor/udp", "udp", {"defaultsFrom": ""}),
-    ("ltm/monitor/gateway-icmp", "gateway_icmp", {"defaultsFrom": ""}),
-    ("ltm/profile/http", "http", {}),
-    ("ltm/profile/tcp", "tcp", {}),
-    ("ltm/profile/udp", "udp", {}),
-    ("ltm/profile/fastl4", "fastL4", {}),
-    ("ltm/profile/client-ssl", "clientssl", {}),
-    ("ltm/profile/server-ssl", "serverssl", {}),
-    ("ltm/profile/dns", "dns", {}),
-    ("ltm/persistence/cookie", "cookie", {}),
-    ("ltm/persistence/source-addr", "source_addr", {}),
-    ("ltm/persistence/dest-addr", "dest_addr", {}),
-]
+# Objects every device has in /Common (builtins.py).
+__all__ = ["BUILTINS", "KINDS", "TOP_LEVEL"]

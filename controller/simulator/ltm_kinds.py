@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.simulator.base import (
+    MONITOR_TYPES,
     MONITORS,
     Context,
     Kind,
@@ -159,17 +160,21 @@ LB_MODES = frozenset(
 def parse_monitor_rule(ctx: Context, text: str, partition: str) -> str:
     """A tmsh monitor rule -> canonical form: full paths joined by ' and ', trailing space.
 
-    Accepts 'a and b', bare names ('http' -> /Common/http) and 'min N of { a b }'. The
-    trailing space is the real device's quirk (ICONTROL-NOTES §2.2); '' means no monitor.
+    Accepts 'a and b', bare names ('http' -> /Common/http) and 'min N of { a b }', also
+    without braces as f5-sdk sends it ('min 1 of /Common/http /Common/tcp'); the device shows
+    the braced form (load_ltm_pool.json). The trailing space of an 'and' rule is the real
+    device's quirk (ICONTROL-NOTES §2.2); '' means no monitor.
     """
     text = " ".join(str(text).split())
     if text in ("", "none", "default"):
         return ""
     if text.startswith("min "):
-        head, _, rest = text.partition("{")
-        names = rest.rstrip("} ").split()
-        paths = [ctx.resolve(MONITORS, n, partition) for n in names]
-        return f"{head.strip()} {{ {' '.join(paths)} }}"
+        words = text.replace("{", " ").replace("}", " ").split()
+        if len(words) < 4 or words[2] != "of" or not words[1].isdigit():
+            # decision: the device's wording for a malformed rule is not captured.
+            raise bad_request(f'invalid monitor rule "{text}": expected min N of {{ A B ... }}')
+        paths = [ctx.resolve(MONITORS, n, partition) for n in words[3:]]
+        return f"min {words[1]} of {{ {' '.join(paths)} }}"
     paths = [ctx.resolve(MONITORS, n.strip(), partition) for n in text.split(" and ")]
     return " and ".join(paths) + " "
 
@@ -261,7 +266,8 @@ MONITOR_BASE: dict[str, Any] = {
 
 
 def monitor_defaults(mtype: str) -> dict[str, Any]:
-    out = dict(MONITOR_BASE, defaultsFrom=f"/Common/{mtype}")
+    # The root monitor of a type is named with underscores (tcp-half-open -> tcp_half_open).
+    out = dict(MONITOR_BASE, defaultsFrom=f"/Common/{mtype.replace('-', '_')}")
     if mtype in ("http", "https"):
         out["send"] = "GET /\\r\\n"
     if mtype == "https":
@@ -271,7 +277,6 @@ def monitor_defaults(mtype: str) -> dict[str, Any]:
     if mtype == "gateway-icmp":
         for key in ("reverse", "adaptiveDivergenceType"):
             out.pop(key, None)
-        out["defaultsFrom"] = "/Common/gateway_icmp"
     return out
 
 
@@ -394,7 +399,7 @@ SUPPORT_KINDS = (
             refs=_monitor_refs(t),
             immutable=frozenset({"defaultsFrom"}),
         )
-        for t in ("http", "https", "tcp", "udp", "gateway-icmp")
+        for t in MONITOR_TYPES
     ],
     Kind(
         "ltm/data-group/internal",

@@ -4,7 +4,9 @@ partition, subPath) and the attributes and inline subcollection contents it carr
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import unquote
 
 from controller.simulator.base import (
     READ_ONLY,
@@ -81,3 +83,21 @@ def clean(kind: Kind, body: Json, where: str) -> tuple[Json, dict[str, list[Any]
 def _short(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) < 80 else text[:77] + "..."
+
+
+# `<` opening something tag-like: a letter, '/', '!' or '?' after it.
+_TAG_LIKE = re.compile(r"<[A-Za-z/!?]")
+
+
+def check_tag_like(raw_path: str, body: Any) -> None:
+    """restjavad refuses HTML tag-like content anywhere in the URL or the body
+    (collected/error_bodies_quoted.json, from EC-BigIp's pool member tests).
+
+    decision: what counts as tag-like is not documented; `<` followed by a letter, '/', '!'
+    or '?' is, so Tcl comparisons (`$a < 5`, `<=`) in iRules still pass.
+    """
+    text = unquote(raw_path)
+    if body is not None:
+        text += json.dumps(body, ensure_ascii=False)
+    if _TAG_LIKE.search(text):
+        raise SimError(400, "HTML Tag-like Content in the Request URL/Body", api_error=26214401)

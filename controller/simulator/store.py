@@ -72,7 +72,7 @@ class Store(Context):
         for collection, name, extra in BUILTINS:
             kind = KINDS[collection]
             obj = kind.fresh()
-            obj.update(extra)
+            obj.update(copy.deepcopy(extra))
             if obj.get("defaultsFrom") == "":
                 del obj["defaultsFrom"]  # root monitors have no parent (load_http_monitors.json)
             obj.update(name=name, partition="Common", fullPath=f"/Common/{name}", generation=0)

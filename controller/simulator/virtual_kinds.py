@@ -26,6 +26,7 @@ from controller.simulator.base import (
     parse_address,
     split_full,
 )
+from controller.simulator.snat_kinds import SNATPOOL, missing_snatpool
 
 # --------------------------------------------------------------------------- virtual server
 
@@ -152,8 +153,7 @@ def _prepare_virtual(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] |
     if snat["type"] == "snat":
         if not snat.get("pool"):
             raise bad_request(f"virtual {obj['fullPath']}: SNAT type snat needs a pool")
-        # decision: SNAT pools are not simulated, so their existence is not checked.
-        snat = {"type": "snat", "pool": str(snat["pool"])}
+        snat = {"type": "snat", "pool": ctx.resolve((SNATPOOL,), str(snat["pool"]), partition)}
     else:
         snat = {"type": snat["type"]}
     obj["sourceAddressTranslation"] = snat
@@ -173,6 +173,10 @@ def _virtual_refs(obj: dict[str, Any]) -> list[Ref]:
         refs.append(Ref(PERSISTENCE, obj["fallbackPersistence"], "profile"))
     for profile in obj.get("_sub", {}).get("profiles", {}).values():
         refs.append(Ref(PROFILES, profile["fullPath"], "profile"))
+    snat = obj.get("sourceAddressTranslation", {})
+    if snat.get("pool"):
+        missing = missing_snatpool(obj["fullPath"], snat["pool"])
+        refs.append(Ref((SNATPOOL,), snat["pool"], "snatpool", missing))
     return refs
 
 
@@ -184,6 +188,9 @@ def _virtual_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
         out["rulesReference"] = [link_of(ctx, ("ltm/rule",), r) for r in obj["rules"]]
     if obj.get("fallbackPersistence"):
         out["fallbackPersistenceReference"] = link_of(ctx, PERSISTENCE, obj["fallbackPersistence"])
+    snat = obj.get("sourceAddressTranslation", {})
+    if snat.get("pool"):  # nested, as load_ltm_virtual captures show it
+        snat["poolReference"] = link_of(ctx, (SNATPOOL,), snat["pool"])
     return out
 
 

@@ -152,8 +152,9 @@ def _monitor(mtype: str, **extra: Any) -> Maker:
 
 def _data_group(dev: BIGIP, sim: Simulator) -> dict[str, Any]:
     records = [{"name": ".bmp", "data": ""}, {"name": ".gif"}]
-    body = {"name": "images", "type": "string", "records": records}
-    return _created(dev, "ltm/data-group/internal", body, "~Common~images")
+    # /Common/images is a factory data group (the capture shows it): a copy is made instead.
+    body = {"name": "my_images", "type": "string", "records": records}
+    return _created(dev, "ltm/data-group/internal", body, "~Common~my_images")
 
 
 def _rule(dev: BIGIP, sim: Simulator) -> dict[str, Any]:
