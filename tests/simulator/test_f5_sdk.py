@@ -21,7 +21,6 @@ from f5.sdk_exception import TransactionSubmitException
 from icontrol.exceptions import iControlUnexpectedHTTPError
 
 from controller.simulator.base import VERSION
-from controller.simulator.builtins import BUILTINS
 from controller.simulator.server import Simulator
 
 CAPTURES = Path(__file__).parent / "captures"
@@ -394,6 +393,8 @@ def test_gtm_server_pool_and_wide_ip(simulator: Simulator, mgmt: ManagementRoot)
 def test_builtins_come_from_the_factory_list_and_match_captures(
     simulator: Simulator, mgmt: ManagementRoot
 ) -> None:
+    from controller.simulator.builtins import BUILTINS
+
     factory = set(capture("acc_bigipDefaults.json"))
     names = {f"/Common/{name}" for _, name, _ in BUILTINS}
     assert names <= factory, sorted(names - factory)
