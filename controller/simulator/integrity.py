@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from controller.simulator.base import Json, Kind, SimError, in_use, not_found, ref_key
 from controller.simulator.kinds import KINDS
-from controller.simulator.snat_kinds import SNATPOOL, snatpool_in_use
+from controller.simulator.snat_kinds import SNATPOOL, TRANSLATION, snatpool_in_use
 from controller.simulator.target import Target
 
 if TYPE_CHECKING:
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 def check_references(store: Store, kind: Kind, obj: Json) -> None:
     """Every object obj refers to exists (400 "was not found" otherwise)."""
     for ref in kind.refs(obj):
-        if ref.collections == ("ltm/node",):
-            continue  # a member's node is created on demand (side_effects._ensure_node)
+        if ref.collections in (("ltm/node",), (TRANSLATION,)):
+            continue  # created on demand (side_effects: a member's node, a pool's translations)
         if store.find(ref.collections, ref.key) is None:
             if ref.missing:
                 raise SimError(400, ref.missing)

@@ -20,6 +20,7 @@ from controller.simulator.folders import check_folder
 from controller.simulator.kinds import KINDS
 from controller.simulator.ltm_kinds import FQDN_ADDRESS
 from controller.simulator.request_body import identity
+from controller.simulator.snat_kinds import SNATPOOL, ensure_translations
 from controller.simulator.target import Target
 from controller.simulator.virtual_kinds import parse_destination
 
@@ -65,6 +66,8 @@ def before_store(store: Store, target: Target, obj: Json, old: Json | None) -> N
         _ensure_virtual_address(store, obj)
     elif collection == "ltm/node" and old is None:
         _check_ip_clash(store, obj["address"], obj["fullPath"])
+    elif collection == SNATPOOL:
+        ensure_translations(store, obj)
     elif (
         collection == "gtm/pool/a/members"
         and old is None

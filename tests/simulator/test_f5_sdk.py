@@ -317,6 +317,17 @@ def test_snat_pool_shape_reference_and_in_use(simulator: Simulator, mgmt: Manage
         400,
         f"01070320:3: Snatpool /{P}/sp is still referenced by a virtual server.",
     )
+    # Its member is a snat-translation the device made with the pool (membersReference).
+    translations = mgmt.tm.ltm.snat_translations
+    translation = translations.snat_translation.load(name="10.1.1.1", partition=P)
+    assert (translation.address, translation.enabled) == ("10.1.1.1", True)
+    assert pool.membersReference == [{"link": translation.selfLink}]
+    status, _ = refused(translation.delete)
+    assert status == 400
+    mgmt.tm.ltm.virtuals.virtual.load(name="v1", partition=P).delete()
+    pool.delete()
+    # Translations outlive their pool, as nodes outlive pool members.
+    assert [t.fullPath for t in translations.get_collection()] == [f"/{P}/10.1.1.1"]
 
 
 def test_a_missing_snat_pool_or_monitor_fails_the_whole_transaction(
