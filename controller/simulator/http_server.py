@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from controller.simulator.auth import HTML_401
 from controller.simulator.base import SimError
 from controller.simulator.faults import default_fault_body
+from controller.simulator.request_body import check_tag_like
 from controller.simulator.transactions import COORDINATION_HEADER
 
 if TYPE_CHECKING:
@@ -151,6 +152,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         with sim.lock:
             if body is _INVALID:
                 return 400, SimError(400, "Found invalid JSON body in the request.", 1).body
+            try:
+                check_tag_like(self.path, raw)
+            except SimError as error:
+                return error.status, error.body
             if body is None and method == "POST":
                 body = {}
             try:

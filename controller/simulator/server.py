@@ -28,7 +28,6 @@ from controller.simulator.faults import Faults
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
 from controller.simulator.kinds import KINDS
 from controller.simulator.persistence import load_state, save_state
-from controller.simulator.request_body import check_tag_like
 from controller.simulator.store import Store
 from controller.simulator.sys_endpoints import SystemEndpoints, is_stats, stats_not_simulated
 from controller.simulator.tls import make_certificate, server_context
@@ -205,7 +204,6 @@ class Simulator:
         if denied is not None:
             return denied
         try:
-            check_tag_like(raw_path, body)
             return self._route(method, path, query, parts.query, headers, body, client)
         except SimError as error:
             return error.status, error.body

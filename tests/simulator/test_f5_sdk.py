@@ -284,6 +284,14 @@ def test_html_tag_like_content_is_refused_with_the_device_body(mgmt: ManagementR
         lambda: mgmt.tm.ltm.pools.pool.create(name="p", partition=P, description="<script>")
     )
     assert (status, body) == (case["http"], case["body"])
+    # In the URL too, and JSON-escaped in a body.
+    url = f"https://127.0.0.1:{mgmt._meta_data['port']}/mgmt/tm/ltm/pool"
+    status, body = refused(lambda: mgmt.icrs.get(f"{url}/~Common~%3Cscript%3E"))
+    assert (status, body) == (case["http"], case["body"])
+    escaped = b'{"name": "p", "description": "\\u003cb\\u003e"}'
+    status, body = refused(lambda: mgmt.icrs.post(url, data=escaped))
+    assert (status, body) == (case["http"], case["body"])
+    assert not mgmt.tm.ltm.pools.pool.exists(name="p", partition="Common")
 
 
 def test_routes_keep_their_network_through_update(mgmt: ManagementRoot) -> None:
