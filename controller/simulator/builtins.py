@@ -167,8 +167,27 @@ def _builtins() -> list[tuple[str, str, dict[str, Any]]]:
 BUILTINS = _builtins()
 
 
+# Defaults of the extra profile types where a capture shows them.
+EXTRA_PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "one-connect": {  # load_ltm_profile_oneconnect_1.json (13.1.0.4)
+        "idleTimeoutOverride": "disabled",
+        "limitType": "none",
+        "maxAge": 86400,
+        "maxReuse": 1000,
+        "maxSize": 10000,
+        "sharePools": "disabled",
+        "sourceMask": "any",
+    },
+}
+
+
 def _extra_profile_kind(ptype: str) -> Kind:
-    return Kind(f"ltm/profile/{ptype}", "profile", {"appService": "none", "defaultsFrom": "none"})
+    defaults = {
+        "appService": "none",
+        "defaultsFrom": "none",
+        **EXTRA_PROFILE_DEFAULTS.get(ptype, {}),
+    }
+    return Kind(f"ltm/profile/{ptype}", "profile", defaults)
 
 
 def _extra_persistence_kind(ptype: str) -> Kind:

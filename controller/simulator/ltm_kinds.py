@@ -277,6 +277,9 @@ def monitor_defaults(mtype: str) -> dict[str, Any]:
     if mtype == "gateway-icmp":
         for key in ("reverse", "adaptiveDivergenceType"):
             out.pop(key, None)
+    if mtype == "tcp-half-open":  # sends nothing, so no reverse (load_ltm_monitor_tcp_half_open)
+        for key in ("reverse", "ipDscp", *[k for k in out if k.startswith("adaptive")]):
+            out.pop(key, None)
     return out
 
 

@@ -224,6 +224,7 @@ def test_monitors_of_the_standard_types(mgmt: ManagementRoot) -> None:
         name="foo", partition=P, destination="10.10.10.10:80", interval=20, timeout=30
     )
     theirs = capture("load_ltm_monitor_tcp_half_open.json")
+    assert set(monitor.raw) - {"_meta_data"} == set(theirs)
     assert (monitor.kind, monitor.defaultsFrom) == (theirs["kind"], theirs["defaultsFrom"])
     https = mgmt.tm.ltm.monitor.https_s.https.create(name="m1", partition=P, send="GET /\\r\\n")
     https.update(interval=10)
@@ -421,6 +422,10 @@ def test_builtins_come_from_the_factory_list_and_match_captures(
     oneconnect = mgmt.tm.ltm.profile.one_connects.one_connect.load(name="oneconnect")
     theirs = capture("load_ltm_profile_oneconnect_1.json")
     assert (oneconnect.kind, oneconnect.fullPath) == (theirs["kind"], theirs["fullPath"])
+    # The factory profile's description ("none" in the capture) is not simulated.
+    assert set(oneconnect.raw) - {"_meta_data"} == set(theirs) - {"description"}
+    for key in ("maxAge", "maxReuse", "maxSize", "sourceMask", "defaultsFrom"):
+        assert getattr(oneconnect, key) == theirs[key], key
     images = simulator.get_object("ltm/data-group/internal", "/Common/images")
     assert images is not None
     assert (
