@@ -3,7 +3,9 @@ the built-in objects every device has.
 
 The kinds themselves live by area: ltm_kinds.py (node, pool, members, monitors, data groups,
 iRules), virtual_kinds.py (virtuals, their profiles, virtual addresses, profile and persistence
-collections), gtm_kinds.py and net_kinds.py. base.py describes how stored objects look.
+collections), gtm_kinds.py, net_kinds.py, snat_kinds.py (SNAT pools and translations) and
+builtins.py (the factory /Common objects and the profile types they need). base.py describes
+how stored objects look.
 """
 
 from __future__ import annotations
@@ -29,5 +31,5 @@ _register(*EXTRA_KINDS, *SNAT_KINDS)
 
 TOP_LEVEL = frozenset(c for c in KINDS if not any(c in k.subs.values() for k in KINDS.values()))
 
-# Objects every device has in /Common (builtins.py).
+# BUILTINS, the objects every device has in /Common, lives in builtins.py; the store seeds them.
 __all__ = ["BUILTINS", "KINDS", "TOP_LEVEL"]

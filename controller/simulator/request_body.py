@@ -94,7 +94,8 @@ def check_tag_like(raw_path: str, raw_body: bytes) -> None:
     (collected/error_bodies_quoted.json, from EC-BigIp's pool member tests).
 
     decision: what counts as tag-like is not documented; `<` followed by a letter, '/', '!'
-    or '?' is, so Tcl comparisons (`$a < 5`, `<=`) in iRules still pass. The raw body is
+    or '?' is, so Tcl comparisons (`$a < 5`, `<=`) in iRules still pass; the check comes before
+    authentication, as a request filter would. The raw body is
     searched (a `<` JSON-escaped as \\u003c counts too) so a large write costs one memchr.
     """
     texts = [unquote(raw_path)]

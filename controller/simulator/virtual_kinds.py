@@ -189,7 +189,7 @@ def _virtual_links(ctx: Context, obj: dict[str, Any]) -> dict[str, Any]:
     if obj.get("fallbackPersistence"):
         out["fallbackPersistenceReference"] = link_of(ctx, PERSISTENCE, obj["fallbackPersistence"])
     snat = obj.get("sourceAddressTranslation", {})
-    if snat.get("pool"):  # nested, as load_ltm_virtual captures show it
+    if snat.get("pool"):  # nested, as devices show it (ICONTROL-NOTES §2.2)
         snat["poolReference"] = link_of(ctx, (SNATPOOL,), snat["pool"])
     return out
 
