@@ -49,6 +49,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 option.flag,
                 default=None,
+                action="append" if option.repeatable else "store",
                 metavar="VALUE",
                 help=f"{option.help} [env {option.env}; default {_show(option.default)}]",
             )
@@ -261,11 +262,14 @@ def _read_file(flag: str, path: str) -> str:
         raise ConfigError(f"{flag}: cannot read {path} ({error.strerror})") from None
 
 
-def _client(settings: Settings, observer: Any = None) -> tuple[Any, Any, Settings]:
-    """A BIG-IP client; with no --bigip-url, the built-in simulator started in-process."""
+def _client(
+    settings: Settings, observer: Any = None, ha_observer: Any = None
+) -> tuple[Any, Any, Settings]:
+    """A BIG-IP client (an HA pair's with several URLs or --config-sync); with no --bigip-url,
+    the built-in simulator started in-process."""
     from dataclasses import replace
 
-    from controller.bigip.adapter import BigipClient
+    from controller.bigip.ha import make_client
 
     simulator = None
     if not settings.bigip.url:
@@ -288,7 +292,8 @@ def _client(settings: Settings, observer: Any = None) -> tuple[Any, Any, Setting
                 insecure=False,
             ),
         )
-    return BigipClient(settings.bigip, observer=observer), simulator, settings
+    client = make_client(settings.bigip, observer=observer, ha_observer=ha_observer)
+    return client, simulator, settings
 
 
 def cmd_plan(values: Mapping[str, Any], args: argparse.Namespace) -> int:
@@ -426,7 +431,9 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.set_info(__version__, settings.partition, settings.cluster_id)
-    client, simulator, settings = _client(settings, observer=metrics.bigip_request)
+    client, simulator, settings = _client(
+        settings, observer=metrics.bigip_request, ha_observer=metrics
+    )
     docker = DockerSource(settings.docker_url, node_address=settings.node_address)
     source: Any = docker
     peers = None
