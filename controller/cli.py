@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the simulator's certificate here so clients can trust it",
     )
+    sim.add_argument(
+        "--pair",
+        nargs="?",
+        const="docker-ha",
+        metavar="DEVICE_GROUP",
+        help="serve an HA pair, the second unit on the next port (device group [docker-ha])",
+    )
     sim.add_argument("--username", default="admin")
     sim.add_argument(
         "--password-file",
@@ -241,12 +248,16 @@ def cmd_validate(args: argparse.Namespace, values: Any) -> int:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from controller.simulator.pair import serve_pair
     from controller.simulator.server import serve
 
     password = "admin"
     if args.password_file:
         password = _read_file("--password-file", args.password_file)
-    return serve(
+    run = partial(serve_pair, device_group=args.pair) if args.pair else serve
+    return run(
         listen=args.listen,
         state_file=args.state,
         cert_out=args.cert_out,
@@ -262,11 +273,9 @@ def _read_file(flag: str, path: str) -> str:
         raise ConfigError(f"{flag}: cannot read {path} ({error.strerror})") from None
 
 
-def _client(
-    settings: Settings, observer: Any = None, ha_observer: Any = None
-) -> tuple[Any, Any, Settings]:
-    """A BIG-IP client (an HA pair's with several URLs or --config-sync); with no --bigip-url,
-    the built-in simulator started in-process."""
+def _client(settings: Settings, metrics: Any = None) -> tuple[Any, Any, Settings]:
+    """A BIG-IP client (an HA pair's with several URLs); with no --bigip-url, the built-in
+    simulator started in-process."""
     from dataclasses import replace
 
     from controller.bigip.ha import make_client
@@ -292,7 +301,8 @@ def _client(
                 insecure=False,
             ),
         )
-    client = make_client(settings.bigip, observer=observer, ha_observer=ha_observer)
+    observer = metrics.bigip_request if metrics else None
+    client = make_client(settings.bigip, observer=observer, ha_observer=metrics)
     return client, simulator, settings
 
 
@@ -431,9 +441,7 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.set_info(__version__, settings.partition, settings.cluster_id)
-    client, simulator, settings = _client(
-        settings, observer=metrics.bigip_request, ha_observer=metrics
-    )
+    client, simulator, settings = _client(settings, metrics)
     docker = DockerSource(settings.docker_url, node_address=settings.node_address)
     source: Any = docker
     peers = None

@@ -413,9 +413,9 @@ def _read_yaml(path: str) -> dict[str, Any]:
 
 
 def _read_password(path: str, urls: tuple[str, ...]) -> str:
-    # No password without a URL; none either for a URL the settings will refuse, so that
+    # No password without a URL; none either for URLs the settings will refuse, so that
     # error (not a missing password file) is the one reported.
-    if not urls or not all(url.startswith("https://") for url in urls):
+    if not urls or len(set(urls)) < len(urls) or any(u[:8] != "https://" for u in urls):
         return ""
     try:
         return Path(path).read_text().strip()

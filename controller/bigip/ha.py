@@ -212,7 +212,8 @@ class HaClient:
             reply = unit.get_json(FAILOVER_STATUS_PATH, what)
             state = stats_description(reply, "status", FAILOVER_STATUS_PATH).upper()
         except BigipError as error:
-            return "", f"did not answer ({error})"
+            said = "did not answer" if error.status == 0 else "gave no failover status"
+            return "", f"{said} ({error})"
         return state, f"is {state}"
 
     def _move(self, old: int, why: str) -> None:

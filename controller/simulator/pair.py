@@ -15,13 +15,16 @@ share lives in cm.Cluster: who is active, the device group and whether they are 
 
 from __future__ import annotations
 
+import signal
+import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 from controller.simulator.cm import Cluster, DeviceGroup, UnitCm
 from controller.simulator.http_server import Request
-from controller.simulator.server import Simulator
+from controller.simulator.server import Simulator, parse_listen
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 UNIT_NAMES = ("bigip-a.example.net", "bigip-b.example.net")
@@ -153,3 +156,53 @@ def _without_generation(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_generation(v) for v in value]
     return value
+
+
+def serve_pair(
+    listen: str = "127.0.0.1:8443",
+    state_file: str | None = None,
+    cert_out: str | None = None,
+    username: str = "admin",
+    password: str = "admin",
+    device_group: str = "docker-ha",
+) -> int:
+    """`docker-bigip-ctlr simulator --pair`: unit a on `listen`, unit b on the next port (any
+    free port when `listen` says 0), until SIGINT/SIGTERM. Returns the exit status."""
+    try:
+        host, port = parse_listen(listen)
+        ports = (port, port + 1 if port else 0)
+        pair = SimulatorPair(
+            device_group,
+            host=host,
+            ports=ports,
+            state_file=state_file,
+            username=username,
+            password=password,
+        ).start()
+    except (ValueError, OSError) as error:
+        print(f"docker-bigip-ctlr simulator --pair: {error}", file=sys.stderr)
+        return 2
+    try:
+        if cert_out:
+            Path(cert_out).write_bytes(Path(pair.ca_file).read_bytes())
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        shown = password if password == "admin" else "(from --password-file)"
+        a, b = pair.units
+        print(f"BIG-IP HA pair, device group {device_group} (sync-failover, auto-sync off)")
+        print(f"unit a (active):  {a.url}", flush=True)
+        print(f"unit b (standby): {b.url}", flush=True)
+        print(f"credentials: {username} / {shown}", flush=True)
+        print(f"certificate (CA to trust, both units): {cert_out or pair.ca_file}", flush=True)
+        print(
+            f"controller: --bigip-url {a.url},{b.url} --config-sync {device_group}\n"
+            'fail over: POST /mgmt/tm/sys/failover {"command":"run","standby":true} '
+            "to the active unit",
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            pass
+        return 0
+    finally:
+        pair.stop()

@@ -122,6 +122,17 @@ def test_one_url_is_the_plain_client_and_reads_no_failover_status(simulator: Sim
     with_sync.close()
 
 
+def test_one_url_adds_no_request_to_a_run(simulator: Simulator, monkeypatch) -> None:
+    from tests.support.harness import Harness
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", simulator.ca_file)
+    h = Harness(simulator, www("172.18.0.2"))
+    assert type(h.client) is BigipClient
+    assert h.run().result == "success"
+    assert h.run(resync=True).result == "success"
+    assert [r for r in simulator.requests if r.path.startswith("/mgmt/tm/cm")] == []
+
+
 def test_steady_state_costs_one_failover_read_per_read_and_per_transaction(
     pair: SimulatorPair,
 ) -> None:
