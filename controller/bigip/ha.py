@@ -26,6 +26,7 @@ Hosts (HOST[:PORT]) name the units in logs, metrics and status; URLs carry no cr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import Counter
@@ -56,6 +57,11 @@ class HaObserver(Protocol):
     def set_active_unit(self, hosts: Sequence[str], active: str) -> None: ...
     def failover_seen(self) -> None: ...
     def config_sync_result(self, status: str, failed: bool) -> None: ...
+
+
+class FailedOver(BigipRetryable):
+    """The active unit changed under a call that needs the old one's view: the run is retried
+    against the new unit, which answered (status 200: the BIG-IP is up)."""
 
 
 class UnitClient(BigipClient):
@@ -119,6 +125,9 @@ class HaClient:
         self.config_sync = config_sync
         self.observer = observer
         self.active = 0  # the unit believed active; checked before each use
+        self.confirmed = False  # a unit has been seen active (finding one is no failover)
+        # (unit, why) the active unit moved from since the configuration was last read
+        self.moved_from: tuple[int, str] | None = None
         self.partition = ""  # made sure of on a unit that becomes active
         self.sync_pending = False  # written since the last sync that left the group in sync
         self.failovers = 0
@@ -138,27 +147,37 @@ class HaClient:
         return total
 
     def ping(self) -> None:
-        self._guarded(lambda unit: unit.ping())
+        """Reachability between runs. An active unit that stopped answering is left for the one
+        answering ACTIVE (which answered, so the ping succeeds); the next write then fails once
+        so that the run re-reads the new unit first."""
+        with contextlib.suppress(FailedOver):
+            self._guarded(lambda unit: unit.ping())
 
     def ensure_partition(self, partition: str) -> None:
         self.partition = partition
-        unit = self._checked(moving_ok=True)
+        unit = self._checked()
         self._guarded(lambda u: u.ensure_partition(partition), unit)
 
     def read_objects(self, partition: str, collections: Iterable[str]) -> list[model.BigipObject]:
         wanted = list(collections)
-        unit = self._checked(moving_ok=True)
-        return self._guarded(lambda u: u.read_objects(partition, wanted), unit)
+        unit = self._checked()
+        objects = self._guarded(lambda u: u.read_objects(partition, wanted), unit)
+        self.moved_from = None  # what the run holds now comes from the active unit
+        return objects
 
     def read(self, partition: str, collections: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         wanted = list(collections)
-        unit = self._checked(moving_ok=True)
+        unit = self._checked()
         return self._guarded(lambda u: u.read(partition, wanted), unit)
 
     def apply(self, changes: Sequence[Change]) -> None:
         if not changes:
             return
-        unit = self._checked(moving_ok=False)
+        unit = self._checked()
+        if self.moved_from is not None:
+            # The changes were planned against what the old unit held (read or cached), which
+            # may not have reached this one: fail the run, so its retry re-reads.
+            raise self._moved_error(*self.moved_from)
         self._guarded(lambda u: u.apply(changes), unit)
         self.sync_pending = bool(self.config_sync)
 
@@ -174,19 +193,16 @@ class HaClient:
 
     # ------------------------------------------------------------------ the active unit
 
-    def _checked(self, moving_ok: bool) -> UnitClient:
-        """The active unit, asked first. `moving_ok`: the caller has nothing from the old unit
-        yet (a read), so a failover found here need not fail it."""
+    def _checked(self) -> UnitClient:
+        """The active unit, asked first (one GET); another one if it is not active any more."""
         if len(self.units) == 1:
             return self.units[0]
         state, why = self._state_of(self.active)
         if state == "ACTIVE":
-            return self.units[self.active]
-        old = self.active
-        self._move(old, f"it {why}")
-        if moving_ok:
-            return self.units[self.active]
-        raise self._moved_error(old, f"it {why}")
+            self.confirmed = True
+        else:
+            self._move(self.active, why)
+        return self.units[self.active]
 
     def _guarded(self, call: Callable[[UnitClient], T], unit: UnitClient | None = None) -> T:
         """`call` on the active unit; when it stops answering and another unit is active, the
@@ -197,12 +213,12 @@ class HaClient:
         except BigipRetryable as error:
             if error.status != 0 or len(self.units) == 1:
                 raise
-            old = self.active
             try:
-                self._move(old, "it stopped answering")
+                self._move(self.active, "stopped answering")
             except BigipError:
                 raise error from None
-            raise self._moved_error(old, "it stopped answering") from None
+            assert self.moved_from is not None
+            raise self._moved_error(*self.moved_from) from None
 
     def _state_of(self, index: int) -> tuple[str, str]:
         """(failover status, how to say it): ('', 'did not answer (...)') when no answer."""
@@ -217,8 +233,9 @@ class HaClient:
         return state, f"is {state}"
 
     def _move(self, old: int, why: str) -> None:
-        """Find the unit answering ACTIVE among the others and use it from now on."""
-        heard: list[str] = [f"{self.hosts[old]} {why.removeprefix('it ')}"]
+        """Find the unit answering ACTIVE among the others and use it from now on; `why`: what
+        the old one did ("is STANDBY", "stopped answering")."""
+        heard: list[str] = [f"{self.hosts[old]} {why}"]
         for index in range(len(self.units)):
             if index == old:
                 continue
@@ -235,30 +252,35 @@ class HaClient:
         )
 
     def _switch(self, old: int, new: int, why: str) -> None:
+        # Before any unit was seen active, finding the active one is no failover.
+        seen = "failover" if self.confirmed else "active unit found"
         log.warning(
-            "failover: %s is the active unit now (%s %s); writing there",
+            "%s: %s is the active unit now (%s %s); writing there",
+            seen,
             self.hosts[new],
             self.hosts[old],
-            why.removeprefix("it "),
+            why,
         )
         with self._lock:
             self.active = new
-            self.failovers += 1
-            # What the old unit held may not have reached the new one: sync again after the
-            # next write (and the new unit's own changes must reach the old one anyway).
-            self.sync_pending = self.sync_pending or bool(self.config_sync)
-        if self.observer is not None:
+            self.moved_from = (old, why)
+            if self.confirmed:
+                self.failovers += 1
+                # What the old unit held may not have reached the new one, and what the new one
+                # gets must reach the old one: sync after the next write.
+                self.sync_pending = self.sync_pending or bool(self.config_sync)
+        if self.confirmed and self.observer is not None:
             self.observer.failover_seen()
+        self.confirmed = True
         self._report_active()
         if self.partition:
             # The partition may never have been synced to the new unit.
             self.units[new].ensure_partition(self.partition)
 
-    def _moved_error(self, old: int, why: str) -> BigipRetryable:
-        # Status 200: the device answered (the new unit is up); the run is retried at once.
-        return BigipRetryable(
-            f"failover: {self.hosts[old]} {why.removeprefix('it ')}; {self.hosts[self.active]} "
-            "is the active unit now: the run is retried against it, re-reading its configuration",
+    def _moved_error(self, old: int, why: str) -> FailedOver:
+        return FailedOver(
+            f"failover: {self.hosts[old]} {why}; {self.hosts[self.active]} is the active unit "
+            "now: the run is retried against it, re-reading its configuration",
             status=200,
             method="GET",
             path=FAILOVER_STATUS_PATH,

@@ -388,3 +388,76 @@ def test_status_endpoint_reports_the_pair(pair: SimulatorPair) -> None:
         assert PASSWORD not in exposition and "https://" not in exposition
     finally:
         h.close()
+
+
+def test_finding_the_active_unit_at_start_up_is_no_failover(pair: SimulatorPair) -> None:
+    pair.fail_over(to=1)  # the second URL is the active unit from the start
+    h = PairHarness(pair.urls, pair.ca_file, www("172.18.0.2"))
+    try:
+        result = h.run()
+        assert result.result == "success", result.error
+        assert pair.writes(0) == []
+        assert h.sample("bigip_ctlr_bigip_failovers_total") == 0
+        assert h.sample("bigip_ctlr_bigip_active", {"host": pair.units[1].device}) == 1
+        assert h.client.status()["failovers"] == 0
+        assert pair.partition(0, PARTITION) == pair.partition(1, PARTITION)
+    finally:
+        h.close()
+
+
+def test_a_failover_found_by_the_health_check_keeps_the_bigip_up_and_rereads_before_writing(
+    pair: SimulatorPair,
+) -> None:
+    source = www("172.18.0.2")
+    h = PairHarness(pair.urls, pair.ca_file, source)
+    try:
+        assert h.run().result == "success"
+        writes_before = len(pair.writes(0))
+        pair.units[0].set_down(True)
+        pair.fail_over()
+        h.reconciler.check_bigip()  # between runs: the ping finds unit 1 active
+        assert h.reconciler.bigip_up
+        assert h.reconciler.current is not None  # the cache came from unit 0...
+        assert h.sample("bigip_ctlr_bigip_failovers_total") == 1
+        source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
+        event = h.run()  # ...so the first write fails rather than trust it
+        assert event.result == "error" and "failover" in (event.error or "")
+        retried = h.run()
+        assert retried.result == "success", retried.error
+        nodes = {n["address"] for n in pair.units[1].list_objects("ltm/node", PARTITION)}
+        assert nodes == {"172.18.0.2", "172.18.0.3"}
+        assert len(pair.writes(0)) == writes_before
+    finally:
+        h.close()
+
+
+def test_a_dropped_commit_with_no_other_active_unit_is_retried_on_the_same_unit(
+    pair: SimulatorPair,
+) -> None:
+    active, standby = pair.units
+    source = www("172.18.0.2")
+    h = PairHarness(pair.urls, pair.ca_file, source)
+    try:
+        assert h.run().result == "success"
+        fault = active.faults.add(
+            method="PATCH", path=r"^/mgmt/tm/transaction/\d+$", drop=True, times=1
+        )
+        source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
+        mark_a, mark_b = len(active.requests), len(standby.requests)
+        failed = h.run()
+        assert failed.result == "error" and "failover" not in (failed.error or "")
+        assert fault.hits == 1
+        # the check before the transaction, then the other unit asked after the drop
+        assert failover_reads(active, mark_a) == 1
+        assert failover_reads(standby, mark_b) == 1
+        assert pair.active == 0 and h.client.active == 0
+
+        mark_a = len(active.requests)
+        retried = h.run()  # checks the unit again before reading and before writing
+        assert retried.result == "success", retried.error
+        assert failover_reads(active, mark_a) == 2
+        assert h.sample("bigip_ctlr_bigip_failovers_total") == 0
+        assert pair.writes(1) == []
+        assert pair.partition(0, PARTITION) == pair.partition(1, PARTITION)
+    finally:
+        h.close()
