@@ -253,10 +253,10 @@ class HaClient:
 
     def _switch(self, old: int, new: int, why: str) -> None:
         # Before any unit was seen active, finding the active one is no failover.
-        seen = "failover" if self.confirmed else "active unit found"
-        log.warning(
-            "%s: %s is the active unit now (%s %s); writing there",
-            seen,
+        log.log(
+            logging.WARNING if self.confirmed else logging.INFO,
+            "%s: %s is the active unit now (%s %s); using it",
+            "failover" if self.confirmed else "active unit found",
             self.hosts[new],
             self.hosts[old],
             why,

@@ -153,3 +153,35 @@ def test_simulator_pair_command_serves_two_units_until_stopped(tmp_path: Path) -
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+def test_plan_against_a_pair_reads_the_active_unit_and_writes_to_neither(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from controller.cli import main
+    from controller.simulator.pair import SimulatorPair
+    from tests.unit.test_cli import EXAMPLES, SHARED_HTTP
+
+    (tmp_path / "pw").write_text("admin\n")
+    monkeypatch.chdir(tmp_path)
+    with SimulatorPair() as pair:
+        pair.fail_over(to=1)
+        code = main(
+            [
+                "plan", "-f", str(EXAMPLES / "web.yml"),
+                "--bigip-url", ",".join(pair.urls), "--config-sync", "docker-ha",
+                "--ca-file", pair.ca_file, "--bigip-password-file", str(tmp_path / "pw"),
+                "--http-virtual", SHARED_HTTP,
+            ]
+        )  # fmt: skip
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        assert "+ ltm/pool /docker/shop_www_default" in out.out
+        logs = [unit.requests for unit in pair.units]
+        assert pair.writes(0) == [] and pair.writes(1) == []  # no config sync either
+        failover = "/mgmt/tm/cm/failover-status"
+        assert [r.path for r in logs[0]].count(failover) == 1  # STANDBY: left for unit 1
+        # one check per read: the nodes the plan shows addresses of, then the configuration
+        assert [r.path for r in logs[1]].count(failover) == 2
+        reads = [r.path for r in logs[1] if r.path.startswith("/mgmt/tm/ltm/")]
+        assert reads and not [r for r in logs[0] if r.path.startswith("/mgmt/tm/ltm/")]
