@@ -161,7 +161,10 @@ class HaClient:
     def read_objects(self, partition: str, collections: Iterable[str]) -> list[model.BigipObject]:
         wanted = list(collections)
         unit = self._checked()
-        objects = self._guarded(lambda u: u.read_objects(partition, wanted), unit)
+        try:
+            objects = self._guarded(lambda u: u.read_objects(partition, wanted), unit)
+        except FailedOver:  # it stopped answering mid-read: nothing came from it, read the new one
+            objects = self._guarded(lambda u: u.read_objects(partition, wanted))
         self.moved_from = None  # what the run holds now comes from the active unit
         return objects
 

@@ -461,3 +461,32 @@ def test_a_dropped_commit_with_no_other_active_unit_is_retried_on_the_same_unit(
         assert pair.partition(0, PARTITION) == pair.partition(1, PARTITION)
     finally:
         h.close()
+
+
+def test_an_active_unit_dying_mid_read_is_read_again_on_the_new_one_in_the_same_run(
+    pair: SimulatorPair,
+) -> None:
+    source = www("172.18.0.2")
+    h = PairHarness(pair.urls, pair.ca_file, source)
+    try:
+        assert h.run().result == "success"
+        assert isinstance(h.client, HaClient)
+        first = h.client.units[0]
+        read_objects = first.read_objects
+
+        def dies_after_the_check(*args: Any) -> Any:
+            # unit 0 answered ACTIVE to the check; now it goes away and unit 1 takes over
+            pair.units[0].set_down(True)
+            pair.fail_over()
+            return read_objects(*args)
+
+        first.read_objects = dies_after_the_check  # type: ignore[method-assign]
+        source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
+        result = h.run(resync=True)
+        assert result.result == "success", result.error
+        assert h.client.active == 1
+        assert h.sample("bigip_ctlr_bigip_failovers_total") == 1
+        nodes = {n["address"] for n in pair.units[1].list_objects("ltm/node", PARTITION)}
+        assert nodes == {"172.18.0.2", "172.18.0.3"}
+    finally:
+        h.close()
