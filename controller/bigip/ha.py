@@ -11,10 +11,11 @@ client per unit and:
   check, made before each transaction, keeps the standby free of writes.
 - follows a failover. When that unit answers STANDBY (or anything but ACTIVE) or does not
   answer, the others are asked, and the one answering ACTIVE becomes the unit used. Found
-  before a read, the read simply goes there. Found before a write, or when the unit stops
-  answering mid-call, the run's view of the device came from the old unit (which may hold
-  changes the new one lacks): the call fails with BigipRetryable naming the new active unit,
-  the pipeline drops its cache, and the retry re-reads the new unit and re-checks it first.
+  before or during a read, the read is made there. Found before or during a write, or by the
+  health check (ping) between runs, the run's view of the device came from the old unit
+  (which may hold changes the new one lacks): the next write fails with FailedOver naming the
+  new active unit, the pipeline drops its cache, and the retry re-reads the new unit (and
+  checks it again) before writing.
 - runs a config sync (`config_sync`: a device group) at the end of a run that wrote
   something, unless the group has autoSync enabled; then reads /mgmt/tm/cm/sync-status. A
   failed sync is reported (observer, status) and tried again after the next run; so is a
