@@ -271,8 +271,9 @@ def test_failover_between_runs_moves_the_read_without_failing(pair: SimulatorPai
 
 
 def test_an_active_unit_that_stops_answering_is_left_for_the_new_active_one(
-    pair: SimulatorPair,
+    pair: SimulatorPair, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("DEBUG")
     source = www("172.18.0.2")
     h = PairHarness(pair.urls, pair.ca_file, source)
     try:
@@ -303,6 +304,7 @@ def test_an_active_unit_that_stops_answering_is_left_for_the_new_active_one(
         assert pair.partition(0, PARTITION) == pair.partition(1, PARTITION)
         assert len(pair.writes(0)) == writes_before
         assert h.client.status()["config_sync"]["pending"] is False
+        assert "failover: " in caplog.text and PASSWORD not in caplog.text
     finally:
         h.close()
 
