@@ -492,3 +492,18 @@ def test_an_active_unit_dying_mid_read_is_read_again_on_the_new_one_in_the_same_
         assert nodes == {"172.18.0.2", "172.18.0.3"}
     finally:
         h.close()
+
+
+def test_one_url_with_config_sync_syncs_without_asking_for_the_failover_status(
+    pair: SimulatorPair,
+) -> None:
+    h = PairHarness(pair.urls[:1], pair.ca_file, www("172.18.0.2"))
+    try:
+        assert isinstance(h.client, HaClient) and len(h.client.units) == 1
+        assert h.run().result == "success"
+        assert failover_reads(pair.units[0]) == 0  # nothing to fail over to
+        assert pair.syncs == [0] and pair.sync_status() == "In Sync"
+        assert pair.partition(0, PARTITION) == pair.partition(1, PARTITION)
+        assert pair.units[1].requests == []
+    finally:
+        h.close()
