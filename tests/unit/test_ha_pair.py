@@ -507,3 +507,37 @@ def test_one_url_with_config_sync_syncs_without_asking_for_the_failover_status(
         assert pair.units[1].requests == []
     finally:
         h.close()
+
+
+def test_the_loop_follows_an_outage_of_the_active_unit_without_waiting_for_a_resync(
+    pair: SimulatorPair,
+) -> None:
+    import threading
+
+    from tests.support.fixtures_docker import wait_until
+
+    source = www("172.18.0.2")
+    h = PairHarness(pair.urls, pair.ca_file, source, resync_interval=3600.0, debounce=0.05)
+    loop = Reconciler(h.settings, source, h.client, load_irules(h.settings), h.metrics)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run_forever, args=(stop,))
+    thread.start()
+    try:
+
+        def nodes(unit: int) -> set[str]:
+            return {n["address"] for n in pair.units[unit].list_objects("ltm/node", PARTITION)}
+
+        wait_until(lambda: pair.sync_status() == "In Sync", 30, "the first sync")
+        writes_before = len(pair.writes(0))
+        pair.units[0].set_down(True)
+        pair.fail_over()
+        source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
+        loop.trigger.mark(loop.clock())  # a Docker event
+        wait_until(lambda: nodes(1) == {"172.18.0.2", "172.18.0.3"}, 30, "unit 1 converged")
+        assert len(pair.writes(0)) == writes_before
+        assert h.sample("bigip_ctlr_bigip_failovers_total") == 1
+        assert h.sample("bigip_ctlr_runs_total", {"result": "error"}) == 1  # then the retry
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        h.close()
