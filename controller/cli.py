@@ -49,6 +49,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 option.flag,
                 default=None,
+                action="append" if option.repeatable else "store",
                 metavar="VALUE",
                 help=f"{option.help} [env {option.env}; default {_show(option.default)}]",
             )
@@ -127,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="write the simulator's certificate here so clients can trust it",
+    )
+    sim.add_argument(
+        "--pair",
+        nargs="?",
+        const="docker-ha",
+        metavar="DEVICE_GROUP",
+        help="serve an HA pair, the second unit on the next port (device group [docker-ha])",
     )
     sim.add_argument("--username", default="admin")
     sim.add_argument(
@@ -240,12 +248,16 @@ def cmd_validate(args: argparse.Namespace, values: Any) -> int:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from controller.simulator.pair import serve_pair
     from controller.simulator.server import serve
 
     password = "admin"
     if args.password_file:
         password = _read_file("--password-file", args.password_file)
-    return serve(
+    run = partial(serve_pair, device_group=args.pair) if args.pair else serve
+    return run(
         listen=args.listen,
         state_file=args.state,
         cert_out=args.cert_out,
@@ -261,11 +273,12 @@ def _read_file(flag: str, path: str) -> str:
         raise ConfigError(f"{flag}: cannot read {path} ({error.strerror})") from None
 
 
-def _client(settings: Settings, observer: Any = None) -> tuple[Any, Any, Settings]:
-    """A BIG-IP client; with no --bigip-url, the built-in simulator started in-process."""
+def _client(settings: Settings, metrics: Any = None) -> tuple[Any, Any, Settings]:
+    """A BIG-IP client (an HA pair's with several URLs); with no --bigip-url, the built-in
+    simulator started in-process."""
     from dataclasses import replace
 
-    from controller.bigip.adapter import BigipClient
+    from controller.bigip.ha import make_client
 
     simulator = None
     if not settings.bigip.url:
@@ -288,7 +301,9 @@ def _client(settings: Settings, observer: Any = None) -> tuple[Any, Any, Setting
                 insecure=False,
             ),
         )
-    return BigipClient(settings.bigip, observer=observer), simulator, settings
+    observer = metrics.bigip_request if metrics else None
+    client = make_client(settings.bigip, observer=observer, ha_observer=metrics)
+    return client, simulator, settings
 
 
 def cmd_plan(values: Mapping[str, Any], args: argparse.Namespace) -> int:
@@ -426,7 +441,7 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.set_info(__version__, settings.partition, settings.cluster_id)
-    client, simulator, settings = _client(settings, observer=metrics.bigip_request)
+    client, simulator, settings = _client(settings, metrics)
     docker = DockerSource(settings.docker_url, node_address=settings.node_address)
     source: Any = docker
     peers = None

@@ -36,6 +36,7 @@ class Option:
     help: str
     kind: Callable[[str], Any] = str
     boolean: bool = False
+    repeatable: bool = False
 
     @property
     def key(self) -> str:
@@ -99,8 +100,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--bigip-url",
         "F5_BIGIP_URL",
-        DEFAULTS.bigip.url,
-        "https://HOST[:PORT] of the BIG-IP; empty starts the built-in simulator",
+        DEFAULTS.bigip.urls,
+        "https://HOST[:PORT] of the BIG-IP; an HA pair: each unit (repeat the flag, or a comma "
+        "list); empty starts the built-in simulator",
+        _list,
+        repeatable=True,
     ),
     Option("--bigip-username", "F5_BIGIP_USERNAME", DEFAULTS.bigip.username, "iControl REST user"),
     Option(
@@ -129,6 +133,12 @@ OPTIONS: tuple[Option, ...] = (
         DEFAULTS.bigip.timeout,
         "seconds per iControl REST request",
         _number,
+    ),
+    Option(
+        "--config-sync",
+        "F5_CONFIG_SYNC",
+        DEFAULTS.bigip.config_sync,
+        "HA pair: device group to config-sync after each run that wrote (skipped with auto-sync)",
     ),
     Option("--partition", "F5_PARTITION", DEFAULTS.partition, "partition the controller owns"),
     Option(
@@ -379,8 +389,8 @@ def _did_you_mean(key: str, known: list[str]) -> str:
 def _convert(option: Option, raw: Any) -> Any:
     if isinstance(raw, bool) and option.boolean:
         return raw
-    if isinstance(raw, list) and option.kind is _list:
-        return tuple(str(v) for v in raw)
+    if isinstance(raw, list) and option.kind is _list:  # a YAML list, or a repeated flag
+        return tuple(p for v in raw for p in (_list(v) if option.repeatable else [str(v)]))
     # Only YAML can hand over a list or mapping; str() of one would be taken as a value
     # (a partition named "{'a': 1}").
     if isinstance(raw, (list, dict)):
@@ -402,10 +412,10 @@ def _read_yaml(path: str) -> dict[str, Any]:
     return data
 
 
-def _read_password(path: str, url: str) -> str:
-    # No password without a URL; none either for a URL the settings will refuse, so that
+def _read_password(path: str, urls: tuple[str, ...]) -> str:
+    # No password without a URL; none either for URLs the settings will refuse, so that
     # error (not a missing password file) is the one reported.
-    if not url.startswith("https://"):
+    if not urls or len(set(urls)) < len(urls) or any(u[:8] != "https://" for u in urls):
         return ""
     try:
         return Path(path).read_text().strip()
@@ -436,10 +446,14 @@ def _name_source(message: str, sources: Mapping[str, str]) -> str:
 
 
 def _settings_from(values: Mapping[str, Any]) -> Settings:
+    given = values["bigip_url"]  # a tuple; "" where a command needs no BIG-IP
+    urls = tuple(u.rstrip("/") for u in (_list(given) if isinstance(given, str) else given))
     bigip = BigipSettings(
-        url=values["bigip_url"].rstrip("/"),
+        url=urls[0] if urls else "",
+        more_urls=urls[1:],
+        config_sync=values["config_sync"],
         username=values["bigip_username"],
-        password=_read_password(values["bigip_password_file"], values["bigip_url"]),
+        password=_read_password(values["bigip_password_file"], urls),
         ca_file=values["ca_file"],
         insecure=values["insecure"],
         timeout=values["bigip_timeout"],

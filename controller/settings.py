@@ -35,6 +35,17 @@ class BigipSettings:
     """Skip TLS verification. Off by default; only for labs."""
     timeout: float = 30.0
     """Seconds one iControl REST request may take."""
+    more_urls: tuple[str, ...] = ()
+    """The other units of an HA pair (device group), after `url`: the controller writes only
+    to the one that is active. Same username, password and CA for every unit."""
+    config_sync: str = ""
+    """Device group to config-sync after each run that wrote something (skipped when the group
+    has auto-sync on); empty: no sync."""
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every unit's URL, `url` first; () without a BIG-IP."""
+        return (self.url, *self.more_urls) if self.url else ()
 
 
 @dataclass(frozen=True)
@@ -240,8 +251,27 @@ def validate(settings: Settings) -> None:
     listen = parse_listen(settings.listen)
     if settings.peers:
         parse_peers(settings.peers, listen.port)
-    if settings.bigip.url and not settings.bigip.url.startswith("https://"):
-        raise ConfigError(f"bigip-url: must start with https://, got {settings.bigip.url!r}")
+    validate_bigip(settings.bigip)
+
+
+DEVICE_GROUP = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
+"""--config-sync: it ends up in a tmsh command line (config-sync to-group NAME), so a space or
+quote must never get through."""
+
+
+def validate_bigip(bigip: BigipSettings) -> None:
+    for url in bigip.urls:
+        if not url.startswith("https://"):
+            raise ConfigError(f"bigip-url: must start with https://, got {url!r}")
+    if len(set(bigip.urls)) != len(bigip.urls):
+        raise ConfigError(f"bigip-url: the same unit is given twice in {', '.join(bigip.urls)}")
+    if bigip.more_urls and not bigip.url:
+        raise ConfigError("bigip-url: an HA pair's first URL is empty")
+    if bigip.config_sync and not DEVICE_GROUP.fullmatch(bigip.config_sync):
+        raise ConfigError(
+            f"config-sync: {bigip.config_sync!r} is not a device group name (letters, digits, "
+            "'.', '_', '-')"
+        )
 
 
 def parse_listen(text: str) -> HostPort:

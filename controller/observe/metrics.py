@@ -29,6 +29,11 @@ Exported series (prefix `bigip_ctlr_`):
     peers{state}                             writer's peers: fresh (answered) or stale (using
                                              the last good inventory); 0 without --peers
     peer_errors_total                        failed or malformed peer inventory fetches
+    bigip_active{host}                       HA pair: 1 on the unit written to, 0 on the others
+    bigip_failovers_total                    HA pair: times the active unit changed
+    config_sync_status{status}               1 for the device group's last sync status
+                                             (In Sync, Changes Pending, Disconnected...)
+    config_sync_failures_total               config syncs that failed (tried again next run)
 """
 
 from __future__ import annotations
@@ -217,6 +222,26 @@ class Metrics:
             "Peer inventory fetches that failed or returned a malformed answer.",
             registry=r,
         )
+        self.bigip_active = Gauge(
+            p + "bigip_active",
+            "HA pair: 1 on the unit (host) the controller writes to, 0 on the others.",
+            ["host"],
+            registry=r,
+        )
+        self.failovers = Counter(
+            p + "bigip_failovers", "HA pair: times the active unit changed.", registry=r
+        )
+        self.config_sync_status = Gauge(
+            p + "config_sync_status",
+            "1 for the device group's sync status read after the last config sync.",
+            ["status"],
+            registry=r,
+        )
+        self.config_sync_failures = Counter(
+            p + "config_sync_failures",
+            "Config syncs to the device group that failed (tried again after the next run).",
+            registry=r,
+        )
         self.start_time.set(self._clock())
         self._states: set[str] = set(WORKLOAD_STATES)
         self._kinds: set[str] = set()
@@ -337,3 +362,20 @@ class Metrics:
 
     def peer_error(self) -> None:
         self.peer_errors.inc()
+
+    def set_active_unit(self, hosts: Iterable[str], active: str) -> None:
+        """HA pair: which unit (by host, never by URL) is written to."""
+        for host in hosts:
+            self.bigip_active.labels(safe_label(host)).set(1 if host == active else 0)
+
+    def failover_seen(self) -> None:
+        self.failovers.inc()
+
+    def config_sync_result(self, status: str, failed: bool) -> None:
+        """One config sync: the group's status read after it ("" when none could be read)
+        and whether the sync failed."""
+        if failed:
+            self.config_sync_failures.inc()
+        if status:
+            self.config_sync_status.clear()  # one status at a time
+            self.config_sync_status.labels(safe_label(status)).set(1)

@@ -172,6 +172,9 @@ class Pipeline:
             self._count_drift(changes, resync)
             self.current = outcome.current
             self._set_bigip_up(True)
+            after_run = getattr(self.client, "after_run", None)  # an HA pair's config sync
+            if after_run is not None:
+                after_run()
             # The guard stays armed until a run passes it: held changes must not slip through
             # on the next run just because it is no longer the first.
             self.first_run = bool(changes.held)
@@ -410,9 +413,13 @@ class Pipeline:
 
     def status(self) -> dict[str, Any]:
         status = getattr(self.source, "status", None)
-        return self.board.render(
+        rendered = self.board.render(
             self.settings.partition, self.settings.cluster_id, status() if status else {}
         )
+        ha = getattr(self.client, "status", None)  # an HA pair: units, failovers, config sync
+        if ha is not None:
+            rendered["ha"] = ha()
+        return rendered
 
 
 def fingerprints(desired: Desired) -> dict[str, str]:

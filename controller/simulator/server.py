@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from controller.simulator.auth import Auth
 from controller.simulator.base import HOST, SimError
+from controller.simulator.cm import Cluster, UnitCm
 from controller.simulator.faults import Faults
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
 from controller.simulator.kinds import KINDS
@@ -62,6 +63,7 @@ class Simulator:
         self.transactions = Transactions(clock=self.now)
         self.store = Store(load_state(self.state_file), on_change=self._save_state)
         self.system = SystemEndpoints(list(KINDS))
+        self.cm = UnitCm(Cluster(["bigip1"]), 0)  # standalone; simulator/pair.py links two
         self._server: HTTPSServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -247,6 +249,8 @@ class Simulator:
                     api_error=1,
                 )
             return self.transactions.route(method, path, body, self.store)
+        if self.cm.handles(path):
+            return self.cm.route(method, path, body)
         if not path.startswith("/mgmt/tm/"):
             raise SimError(404, f"Public URI path not registered: {path[5:]}", api_error=1)
         if coordination and method != "GET":

@@ -75,6 +75,9 @@ def populate(m: Metrics) -> None:
     m.set_workload_states({"synced": 3, "invalid": 2})
     m.set_label_errors(2)
     m.set_owned_objects({"ltm/pool": 2, "ltm/pool/members": 6})
+    m.set_active_unit(["bigip-a:443", "bigip-b:443"], "bigip-b:443")  # an HA pair failed over
+    m.failover_seen()
+    m.config_sync_result("In Sync", failed=False)
     m.set_bigip_up(False)
     for _ in range(3):
         m.run_finished("error", 0.2, {})

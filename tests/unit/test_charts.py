@@ -42,6 +42,8 @@ def exported_names() -> set[str]:
     metrics.drift_repaired("ltm/pool", 1)
     metrics.event_applied(0.3)
     metrics.set_info("0.1.0", "docker", "default")
+    metrics.set_active_unit(["bigip-a:443", "bigip-b:443"], "bigip-a:443")
+    metrics.config_sync_result("In Sync", failed=False)
     return {s.name for family in registry.collect() for s in family.samples}
 
 
