@@ -25,8 +25,10 @@ from urllib.parse import parse_qsl, urlsplit
 from controller.simulator.auth import Auth
 from controller.simulator.base import HOST, SimError
 from controller.simulator.faults import Faults
+from controller.simulator.health import HealthChecks, MonitorKey, probe_specs
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
 from controller.simulator.persistence import load_state, save_state
+from controller.simulator.probes import ProbeSpec
 from controller.simulator.store import Store
 from controller.simulator.tls import make_certificate, server_context
 from controller.simulator.transactions import COORDINATION_HEADER, Transactions
@@ -45,6 +47,7 @@ class Simulator:
         state_file: str | None = None,
         token_timeout: int = 1200,
         cert_dir: str | None = None,
+        health_checks: bool = False,
     ) -> None:
         self.clock_offset = 0.0
         self.auth = Auth(username, password, token_timeout, clock=self.now)
@@ -59,6 +62,10 @@ class Simulator:
         self._down = False
         self.transactions = Transactions(clock=self.now)
         self.store = Store(load_state(self.state_file), on_change=self._save_state)
+        self.health: HealthChecks | None = None
+        if health_checks:
+            self.health = HealthChecks(self._probe_specs, self._generation)
+            self.store.member_health = self.health.member_state
         self._server: HTTPSServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -100,12 +107,16 @@ class Simulator:
             name=f"bigip-sim-{self.port}",
         )
         self._thread.start()
+        if self.health is not None:
+            self.health.start()
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
+        if self.health is not None:
+            self.health.stop()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -181,6 +192,14 @@ class Simulator:
         """Forget every token, as a restjavad restart does (401 "does not exist")."""
         with self.lock:
             self.auth.revoke_tokens()
+
+    def _probe_specs(self) -> dict[MonitorKey, ProbeSpec]:
+        with self.lock:
+            return probe_specs(self.store.objects)
+
+    def _generation(self) -> int:
+        with self.lock:
+            return int(self.store.state["generation"])
 
     def _save_state(self) -> None:
         """The store's change hook: persist the state when a state file is configured."""
