@@ -29,6 +29,7 @@ from controller.simulator.health import HealthChecks, MonitorKey, probe_specs
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
 from controller.simulator.persistence import load_state, save_state
 from controller.simulator.probes import ProbeSpec
+from controller.simulator.stats import handle_stats, is_stats_path
 from controller.simulator.store import Store
 from controller.simulator.tls import make_certificate, server_context
 from controller.simulator.transactions import COORDINATION_HEADER, Transactions
@@ -260,6 +261,8 @@ class Simulator:
             if method in ("POST", "PUT", "PATCH") and not isinstance(body, dict):
                 raise SimError(400, "Found invalid JSON body in the request.", api_error=1)
             return 200, self.transactions.queue(coordination, method, path, raw_query, body)
+        if is_stats_path(path):
+            return handle_stats(self.store, method, path)
         # GETs carrying the header read committed state (ICONTROL-NOTES §2.4, inferred).
         return self.store.handle(method, path, query, raw_query, body)
 
