@@ -285,11 +285,19 @@ def serve(
     cert_out: str | None = None,
     username: str = "admin",
     password: str = "admin",
+    health_checks: bool = True,
 ) -> int:
     """Run the simulator until SIGINT/SIGTERM. Returns the process exit status."""
     try:
         host, port = parse_listen(listen)
-        sim = Simulator(host, port, username=username, password=password, state_file=state_file)
+        sim = Simulator(
+            host,
+            port,
+            username=username,
+            password=password,
+            state_file=state_file,
+            health_checks=health_checks,
+        )
         sim.start()
     except (ValueError, OSError) as error:
         print(f"docker-bigip-ctlr simulator: {error}", file=sys.stderr)
@@ -307,6 +315,8 @@ def serve(
         print(f"certificate (CA to trust): {cert_out or sim.ca_file}", flush=True)
         if state_file:
             print(f"state file: {state_file}", flush=True)
+        checks = "on" if health_checks else "off (monitored members read up)"
+        print(f"member health checks: {checks}", flush=True)
         while not stop.wait(0.5):
             pass
         return 0
