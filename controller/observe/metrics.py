@@ -29,6 +29,9 @@ Exported series (prefix `bigip_ctlr_`):
     peers{state}                             writer's peers: fresh (answered) or stale (using
                                              the last good inventory); 0 without --peers
     peer_errors_total                        failed or malformed peer inventory fetches
+    members{workload,state}                  owned pool members by the health the BIG-IP
+                                             reports: up, down, disabled, unchecked,
+                                             checking (read on every full resync)
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ PREFIX = "bigip_ctlr_"
 # Run results, workload states and change actions come from the vocabulary in workloads.py
 # and are always exported (0 when none), so dashboards show a flat line rather than no data.
 PEER_STATES = ("fresh", "stale")
+# Member health states (core.member_health.MEMBER_STATES; observe stands on the base only).
+MEMBER_STATES = ("up", "down", "disabled", "unchecked", "checking")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 # A sync of a few objects takes tens of milliseconds; a cold resync of 1000 workloads a few
@@ -217,6 +222,13 @@ class Metrics:
             "Peer inventory fetches that failed or returned a malformed answer.",
             registry=r,
         )
+        self.members = Gauge(
+            p + "members",
+            "Owned pool members by workload and the health the BIG-IP reports.",
+            ["workload", "state"],
+            registry=r,
+        )
+        self._member_workloads: set[str] = set()
         self.start_time.set(self._clock())
         self._states: set[str] = set(WORKLOAD_STATES)
         self._kinds: set[str] = set()
@@ -337,3 +349,28 @@ class Metrics:
 
     def peer_error(self) -> None:
         self.peer_errors.inc()
+
+    def set_member_health(self, by_workload: Mapping[str, Mapping[str, int]]) -> None:
+        """Set members{workload,state} from {workload: {state: n}}. Every state of a workload
+        is exported (0 when none), so "all down" compares against a present `up` series; the
+        series of a workload no longer reported are removed (cardinality stays workloads x 5).
+        """
+        checked: dict[str, dict[str, int]] = {}
+        for workload, counts in by_workload.items():
+            unknown = set(counts) - set(MEMBER_STATES)
+            if unknown:
+                raise ValueError(
+                    f"set_member_health: states must be among {MEMBER_STATES}, "
+                    f"got {sorted(unknown)} for {workload!r}"
+                )
+            label = safe_label(workload)
+            checked[label] = {
+                s: _check_count("set_member_health", s, counts.get(s, 0)) for s in MEMBER_STATES
+            }
+        for gone in self._member_workloads - set(checked):
+            for state in MEMBER_STATES:
+                self.members.remove(gone, state)
+        for workload, counts in checked.items():
+            for state, n in counts.items():
+                self.members.labels(workload, state).set(n)
+        self._member_workloads = set(checked)
