@@ -42,6 +42,7 @@ def exported_names() -> set[str]:
     metrics.drift_repaired("ltm/pool", 1)
     metrics.event_applied(0.3)
     metrics.set_info("0.1.0", "docker", "default")
+    metrics.set_member_health({"shop/www": {"up": 1}})
     return {s.name for family in registry.collect() for s in family.samples}
 
 
@@ -125,6 +126,8 @@ def test_dashboard_has_the_panels_the_issue_asks_for() -> None:
         "owned big-ip objects",
         "drift repairs",
         "leader",
+        "members by health",
+        "every member down",
     ):
         assert words in titles, words
 
