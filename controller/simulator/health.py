@@ -16,6 +16,8 @@ A rule combines its monitors as the device does: "a and b" needs all of them up,
 {...}" at least N. Members without any monitor are not probed and read `unchecked`; members
 disabled by the user keep being probed (their session stays user-disabled, their state follows
 the probes). Only addresses that members name are probed (plus a monitor's alias port).
+An answer matching a monitor's receive-disable string counts as up: the member answers; the
+device would also stop sending it new connections, which the simulator does not model.
 
 Without health checks (the unit tests' in-process simulator) nothing is probed and a monitored
 member reads up at once, so those tests stay deterministic.
@@ -131,12 +133,6 @@ class HealthChecks:
         need, paths = parse_rule(rule)
         states = [self.monitor_state((pool["fullPath"], member["fullPath"], p)) for p in paths]
         return combine(states, need)
-
-    def monitor_disabled(self, pool: Json, member: Json) -> bool:
-        """True when a monitor's last answer matched its receive-disable string."""
-        _, paths = parse_rule(rule_of(pool, member))
-        keys = [(pool["fullPath"], member["fullPath"], p) for p in paths]
-        return any(self.monitor_state(k) == "disabled" for k in keys)
 
     # ------------------------------------------------------------------ scheduling
 

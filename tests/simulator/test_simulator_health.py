@@ -272,3 +272,18 @@ def test_without_health_checks_monitored_members_read_up_at_once(simulator: Simu
     simulator.put_object("auth/partition", {"name": P})
     add_pool(simulator, "p", "/Common/http", [{"name": "192.0.2.1:80"}])
     assert state_of(simulator, "p", "192.0.2.1:80") == ("monitor-enabled", "up")
+
+
+def test_https_probe_speaks_tls(simulator: Simulator) -> None:
+    # The simulator itself is an HTTPS server with a self-signed certificate, as containers
+    # often are: the monitor checks the service, not the certificate.
+    host, port = "127.0.0.1", simulator.port
+    send = "GET /mgmt/tm/ltm/pool HTTP/1.0\\r\\n\\r\\n"
+    assert probe(ProbeSpec("https", host, port, send=send, recv="^HTTP/1\\.[01] 401")) == "up"
+    assert probe(ProbeSpec("https", host, port, send=send, recv="^HTTP/1\\.[01] 200")) == "down"
+
+
+def test_gateway_icmp_probe_of_loopback_answers() -> None:
+    # Loopback always echoes; where unprivileged ping sockets are not allowed the probe
+    # cannot be made and counts as up (documented), so both paths read up here.
+    assert probe(ProbeSpec("gateway-icmp", "127.0.0.1", 0, interval=1, timeout=1)) == "up"
