@@ -287,3 +287,21 @@ def test_gateway_icmp_probe_of_loopback_answers() -> None:
     # Loopback always echoes; where unprivileged ping sockets are not allowed the probe
     # cannot be made and counts as up (documented), so both paths read up here.
     assert probe(ProbeSpec("gateway-icmp", "127.0.0.1", 0, interval=1, timeout=1)) == "up"
+
+
+def test_probing_stops_with_the_simulator(server: LoopbackServer) -> None:
+    sim = Simulator(health_checks=True).start()
+    sim.put_object("auth/partition", {"name": P})
+    mon = add_monitor(sim, "tcp", "t", interval=1, timeout=2)
+    add_pool(sim, "web", mon, [{"name": f"127.0.0.1:{server.port}"}])
+    wait_for(lambda: state_of(sim, "web", f"127.0.0.1:{server.port}")[1], "up")
+    sim.stop()
+
+    def probing() -> list[str]:
+        names = ("bigip-sim-health", "bigip-sim-probe")
+        return [t.name for t in threading.enumerate() if t.name.startswith(names)]
+
+    wait_for(probing, [])
+    seen = len(server.requests)
+    time.sleep(1.5)  # more than the monitor's interval: a live scheduler would probe again
+    assert len(server.requests) == seen
