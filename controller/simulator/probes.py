@@ -14,9 +14,10 @@ What each type does:
 - udp: send the send string on a connected socket; an ICMP port-unreachable (seen as a refused
   connection) is down, an answer is matched against the receive string, silence is up unless a
   receive string is set, as on a device.
-- gateway_icmp: one ICMP echo through an unprivileged ping socket. Where the kernel does not
-  allow those (net.ipv4.ping_group_range) the probe cannot be made and counts as up, as the
-  simulator behaved before it probed (decision; documented in the README).
+- gateway_icmp: one ICMP echo through an unprivileged ping socket, or a raw socket where the
+  kernel does not allow those (net.ipv4.ping_group_range) but the process may open raw ones
+  (root, CAP_NET_RAW; IPv4). Where neither is possible the probe cannot be made and counts as
+  up, as the simulator behaved before it probed (decision; documented in the README).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import re
 import socket
 import ssl
 import struct
+import time
 from dataclasses import dataclass
 
 MAX_ANSWER = 5120  # the device matches the receive string against the first 5120 bytes
@@ -144,19 +146,61 @@ def _probe_udp(spec: ProbeSpec) -> str:
 
 
 def _probe_icmp(spec: ProbeSpec) -> str:
-    v6 = ":" in spec.address
-    proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
-    try:
-        sock = socket.socket(_family(spec.address), socket.SOCK_DGRAM, proto)
-    except PermissionError:
-        return "up"  # no unprivileged ping here: cannot probe (see the module docstring)
+    sock, raw = icmp_socket(spec.address)
+    if sock is None:
+        return "up"  # cannot probe here (see the module docstring)
     with sock:
         sock.settimeout(spec.wait)
-        echo_type = 128 if v6 else 8
-        # The kernel fills in the identifier and the checksum of a ping socket's echo.
-        sock.sendto(struct.pack("!BBHHH", echo_type, 0, 0, 0, 1) + b"bigip-sim", (spec.address, 0))
-        try:
-            sock.recv(1024)
-        except TimeoutError:
-            return "down"
-        return "up"
+        v6 = ":" in spec.address
+        ident = id(sock) & 0xFFFF
+        header = struct.pack("!BBHHH", 128 if v6 else 8, 0, 0, ident, 1)
+        payload = b"bigip-sim"
+        if raw:  # a raw socket sends the echo as built: it needs its checksum
+            header = struct.pack("!BBHHH", 8, 0, _checksum(header + payload), ident, 1)
+        sock.sendto(header + payload, (spec.address, 0))
+        deadline = time.monotonic() + spec.wait
+        while True:
+            try:
+                reply = sock.recv(1024)
+            except TimeoutError:
+                return "down"
+            # A ping socket sees only its own replies; a raw one sees every ICMP packet.
+            if not raw or _is_echo_reply(reply, ident):
+                return "up"
+            if time.monotonic() > deadline:
+                return "down"
+
+
+def icmp_socket(address: str) -> tuple[socket.socket | None, bool]:
+    """(socket, raw?): an unprivileged ping socket where allowed, else a raw one (root or
+    CAP_NET_RAW; IPv4 only), else (None, False)."""
+    v6 = ":" in address
+    proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+    try:
+        return socket.socket(_family(address), socket.SOCK_DGRAM, proto), False
+    except PermissionError:
+        pass
+    if v6:
+        return None, False
+    try:
+        return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP), True
+    except PermissionError:
+        return None, False
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def _is_echo_reply(packet: bytes, ident: int) -> bool:
+    """An IPv4 packet carrying an ICMP echo reply (type 0) with our identifier."""
+    if len(packet) < 20:
+        return False
+    start = (packet[0] & 0x0F) * 4
+    icmp = packet[start : start + 8]
+    return len(icmp) == 8 and icmp[0] == 0 and struct.unpack("!H", icmp[4:6])[0] == ident

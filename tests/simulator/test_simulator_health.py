@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from controller.simulator.health import combine, parse_rule, rule_of
-from controller.simulator.probes import ProbeSpec, decode_escapes, judge, probe
+from controller.simulator.probes import ProbeSpec, decode_escapes, icmp_socket, judge, probe
 from controller.simulator.server import Simulator
 
 P = "docker"
@@ -283,10 +283,14 @@ def test_https_probe_speaks_tls(simulator: Simulator) -> None:
     assert probe(ProbeSpec("https", host, port, send=send, recv="^HTTP/1\\.[01] 200")) == "down"
 
 
-def test_gateway_icmp_probe_of_loopback_answers() -> None:
-    # Loopback always echoes; where unprivileged ping sockets are not allowed the probe
-    # cannot be made and counts as up (documented), so both paths read up here.
+def test_gateway_icmp_probe() -> None:
     assert probe(ProbeSpec("gateway-icmp", "127.0.0.1", 0, interval=1, timeout=1)) == "up"
+    sock, _ = icmp_socket("127.0.0.1")
+    if sock is None:
+        pytest.skip("neither ping nor raw ICMP sockets here: gateway_icmp counts as up")
+    sock.close()
+    # TEST-NET-1 (RFC 5737) never answers.
+    assert probe(ProbeSpec("gateway-icmp", "192.0.2.55", 0, interval=1, timeout=1)) == "down"
 
 
 def test_probing_stops_with_the_simulator(server: LoopbackServer) -> None:
