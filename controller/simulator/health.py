@@ -38,7 +38,7 @@ from controller.simulator.probes import ProbeSpec, probe
 MonitorKey = tuple[str, str, str]  # (pool path, member path, monitor path)
 
 TICK = 0.1  # seconds between looks at what is due; probes themselves follow their interval
-MAX_IN_FLIGHT = 16
+MAX_IN_FLIGHT = 32
 
 
 def rule_of(pool: Json, member: Json) -> str:
@@ -161,6 +161,10 @@ class HealthChecks:
         self._seen_generation = generation
 
     def _submit_due(self) -> None:
+        """Start the probes that are due, oldest first, within the in-flight bound. Probes of
+        members not known to answer (their last probe failed, or none answered yet) get at most
+        half of the slots: a silent address holds its slot for the whole connect wait, and many
+        of them must not starve the members that answer."""
         pool = self._pool
         if pool is None:
             return
@@ -172,22 +176,26 @@ class HealthChecks:
                 if t.next_due <= now and k not in self._in_flight
             )
             room = self.max_in_flight - len(self._in_flight)
-            chosen = [k for _, k in due[: max(room, 0)]]
-            for key in chosen:
+            failing = sum(1 for k in self._in_flight if self._failing(k))
+            chosen: list[tuple[MonitorKey, ProbeSpec]] = []
+            for _, key in due:
+                if len(chosen) >= room:
+                    break
+                if self._failing(key):
+                    if failing >= self.max_in_flight // 2:
+                        continue
+                    failing += 1
+                track = self._tracks[key]
+                track.next_due = now + track.spec.interval
                 self._in_flight.add(key)
-                self._tracks[key].next_due = now + self._tracks[key].spec.interval
-        for key in chosen:
-            spec = self._tracks_spec(key)
-            if spec is None:
-                with self._lock:
-                    self._in_flight.discard(key)
-                continue
+                chosen.append((key, track.spec))
+        for key, spec in chosen:
             pool.submit(self._probe, key, spec)
 
-    def _tracks_spec(self, key: MonitorKey) -> ProbeSpec | None:
-        with self._lock:
-            track = self._tracks.get(key)
-            return None if track is None else track.spec
+    def _failing(self, key: MonitorKey) -> bool:
+        """Not known to answer: its last probe failed, or it has not answered yet."""
+        track = self._tracks.get(key)
+        return track is not None and track.last_answer not in ("up", "disabled")
 
     def _probe(self, key: MonitorKey, spec: ProbeSpec) -> None:
         try:

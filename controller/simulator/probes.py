@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 
 MAX_ANSWER = 5120  # the device matches the receive string against the first 5120 bytes
+CONNECT_WAIT = 2.0  # seconds a TCP connect may take before the probe fails
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,11 @@ def _family(address: str) -> socket.AddressFamily:
 
 
 def _probe_stream(spec: ProbeSpec) -> str:
-    with socket.create_connection((spec.address, spec.port), timeout=spec.wait) as raw:
+    # A silent (blackholed) address would hold a probe slot for the whole wait and starve the
+    # members behind it; a reachable one connects in milliseconds, so connecting gets less.
+    connect_wait = min(spec.wait, CONNECT_WAIT)
+    with socket.create_connection((spec.address, spec.port), timeout=connect_wait) as raw:
+        raw.settimeout(spec.wait)
         sock: socket.socket = raw
         if spec.monitor_type == "https":
             context = ssl.create_default_context()

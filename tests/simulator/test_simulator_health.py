@@ -309,3 +309,32 @@ def test_probing_stops_with_the_simulator(server: LoopbackServer) -> None:
     seen = len(server.requests)
     time.sleep(1.5)  # more than the monitor's interval: a live scheduler would probe again
     assert len(server.requests) == seen
+
+
+def test_silent_members_cannot_take_every_probe_slot() -> None:
+    """Regression: 250 silent members (each holding a slot for its connect wait) starved an
+    answering member until it read down; failing members now get at most half the slots."""
+    from controller.simulator.health import HealthChecks
+
+    specs = {
+        ("/p", f"/P/10.0.0.{i}:80", "/Common/tcp"): ProbeSpec("tcp", "10.0.0.1", 80)
+        for i in range(10)
+    }
+    good = ("/p", "/P/answering:80", "/Common/tcp")
+    specs[good] = ProbeSpec("tcp", "127.0.0.1", 80)
+    submitted: list[Any] = []
+
+    class RecordingPool:
+        def submit(self, fn: Any, key: Any, spec: ProbeSpec) -> None:
+            submitted.append(key)
+
+    checks = HealthChecks(lambda: specs, lambda: 1, clock=lambda: 100.0, max_in_flight=4)
+    checks._pool = RecordingPool()  # type: ignore[assignment]
+    checks._refresh()
+    for key, track in checks._tracks.items():
+        track.answered = True
+        track.last_answer = "up" if key == good else "down"
+        track.next_due = 50.0 if key == good else 10.0  # the silent ones are due for longer
+    checks._submit_due()
+    assert good in submitted
+    assert len(submitted) == 3  # the answering member and half the slots for the failing ones
