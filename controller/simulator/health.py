@@ -216,8 +216,7 @@ class HealthChecks:
 def _state(track: _Track, now: float) -> str:
     if track.last_success is not None and now - track.last_success < track.spec.timeout:
         return "disabled" if track.last_answer == "disabled" else "up"
-    since = track.first_seen if track.last_success is None else track.last_success
-    if now - since < track.spec.timeout and track.last_success is None:
+    if track.last_success is None and now - track.first_seen < track.spec.timeout:
         return "checking"
     return "down"
 

@@ -338,3 +338,18 @@ def test_silent_members_cannot_take_every_probe_slot() -> None:
     checks._submit_due()
     assert good in submitted
     assert len(submitted) == 3  # the answering member and half the slots for the failing ones
+
+
+def test_state_follows_the_timeout_of_the_last_success() -> None:
+    from controller.simulator.health import _state, _Track
+
+    track = _Track(ProbeSpec("tcp", "127.0.0.1", 80, interval=5, timeout=16), 0.0, 0.0)
+    assert _state(track, 15.9) == "checking"  # no answer yet, timeout not over
+    assert _state(track, 16.0) == "down"
+    track.last_success, track.last_answer = 20.0, "up"
+    assert _state(track, 21.0) == "up"
+    track.last_answer = "down"  # a failed probe after the success: still up until the timeout
+    assert _state(track, 35.9) == "up"
+    assert _state(track, 36.0) == "down"
+    track.last_success, track.last_answer = 40.0, "disabled"
+    assert _state(track, 41.0) == "disabled"
