@@ -71,7 +71,9 @@ _CHILDREN_UNKNOWN = (
 
 
 def is_stats_path(path: str) -> bool:
-    return path.rstrip("/").endswith("/stats") and path.startswith("/mgmt/tm/ltm/")
+    """A stats URL of a kind served here; other paths keep their usual routing."""
+    kinds = tuple(f"/mgmt/tm/{k}/" for k in STATS_KINDS)
+    return path.rstrip("/").endswith("/stats") and path.startswith(kinds)
 
 
 def handle_stats(store: Store, method: str, path: str) -> tuple[int, Any]:
