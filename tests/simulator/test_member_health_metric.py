@@ -147,3 +147,21 @@ def test_metric_follows_a_member_whose_server_stops(live: Simulator) -> None:
         poll_runs(h, {"up": 1, "down": 0})
     finally:
         server.stop()
+
+
+def test_metric_shows_a_draining_member_as_disabled(live: Simulator) -> None:
+    labels = {"f5.port": "8080", "f5.monitor": "tcp", "f5.drain": "600"}
+    two = workload("www", ["127.0.0.2", "127.0.0.3"], labels)
+    allow = replace(AllowLists(), member_addresses=("127.0.0.0/8",))
+    h = Harness(live, FakeSource([two]), allow=allow)
+    assert h.run(resync=True).result == "success"
+    # The second container goes: its member is disabled while it drains.
+    h.source.workloads = [workload("www", ["127.0.0.2"], labels)]
+    assert h.run(resync=True).result == "success"
+    h.run(resync=True)
+    assert h.sample("bigip_ctlr_members", {"workload": "shop/www", "state": "disabled"}) == 1
+    remaining = sum(
+        h.sample("bigip_ctlr_members", {"workload": "shop/www", "state": s}) or 0
+        for s in ("up", "down", "checking")
+    )
+    assert remaining == 1  # the other member, whatever its probe says by now

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import socketserver
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,15 @@ from typing import Any
 import pytest
 
 from controller.simulator.health import combine, parse_rule, rule_of
-from controller.simulator.probes import ProbeSpec, decode_escapes, icmp_socket, judge, probe
+from controller.simulator.probes import (
+    ProbeSpec,
+    _checksum,
+    _is_echo_reply,
+    decode_escapes,
+    icmp_socket,
+    judge,
+    probe,
+)
 from controller.simulator.server import Simulator
 
 P = "docker"
@@ -284,13 +293,17 @@ def test_https_probe_speaks_tls(simulator: Simulator) -> None:
 
 
 def test_gateway_icmp_probe() -> None:
+    # Loopback only (tests never send probes off the machine).
     assert probe(ProbeSpec("gateway-icmp", "127.0.0.1", 0, interval=1, timeout=1)) == "up"
     sock, _ = icmp_socket("127.0.0.1")
-    if sock is None:
-        pytest.skip("neither ping nor raw ICMP sockets here: gateway_icmp counts as up")
-    sock.close()
-    # TEST-NET-1 (RFC 5737) never answers.
-    assert probe(ProbeSpec("gateway-icmp", "192.0.2.55", 0, interval=1, timeout=1)) == "down"
+    if sock is not None:
+        sock.close()
+    # A raw socket sees every ICMP packet: only an echo reply with our identifier counts.
+    ip = bytes([0x45]) + bytes(19)
+    assert _is_echo_reply(ip + struct.pack("!BBHHH", 0, 0, 0, 77, 1), 77)
+    assert not _is_echo_reply(ip + struct.pack("!BBHHH", 8, 0, 0, 77, 1), 77)  # a request
+    assert not _is_echo_reply(ip + struct.pack("!BBHHH", 0, 0, 0, 78, 1), 77)  # not ours
+    assert _checksum(struct.pack("!BBHHH", 8, 0, 0, 1, 1)) == 0xF7FD
 
 
 def test_probing_stops_with_the_simulator(server: LoopbackServer) -> None:
