@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DEVICE_GROUP",
         help="serve an HA pair, the second unit on the next port (device group [docker-ha])",
     )
+    sim.add_argument(
+        "--health-checks",
+        choices=("on", "off"),
+        default="on",
+        help="probe pool members with their monitors, so their state is real [on]",
+    )
     sim.add_argument("--username", default="admin")
     sim.add_argument(
         "--password-file",
@@ -263,6 +269,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         cert_out=args.cert_out,
         username=args.username,
         password=password,
+        health_checks=args.health_checks == "on",
     )
 
 
@@ -284,7 +291,7 @@ def _client(settings: Settings, metrics: Any = None) -> tuple[Any, Any, Settings
     if not settings.bigip.url:
         from controller.simulator.server import Simulator
 
-        simulator = Simulator().start()
+        simulator = Simulator(health_checks=settings.simulator_health_checks).start()
         log.warning(
             "no --bigip-url given: started the built-in BIG-IP simulator at %s "
             "(user admin); objects appear there, not on a real device",

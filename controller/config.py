@@ -165,6 +165,13 @@ OPTIONS: tuple[Option, ...] = (
         _number,
     ),
     Option(
+        "--simulator-health-checks",
+        "F5_SIMULATOR_HEALTH_CHECKS",
+        DEFAULTS.simulator_health_checks,
+        "without --bigip-url: the built-in simulator probes members (on/off)",
+        _bool,
+    ),
+    Option(
         "--allow-mass-delete",
         "F5_ALLOW_MASS_DELETE",
         DEFAULTS.allow_mass_delete,
@@ -464,6 +471,7 @@ def _settings_from(values: Mapping[str, Any]) -> Settings:
         allow_common=values["allow_common"],
         cluster_id=values["cluster_id"],
         resync_interval=values["resync_interval"],
+        simulator_health_checks=values["simulator_health_checks"],
         debounce=values["debounce"],
         allow_mass_delete=values["allow_mass_delete"],
         mass_delete_threshold=values["mass_delete_threshold"],

@@ -147,6 +147,8 @@ class Settings:
     touch each other's objects."""
     resync_interval: float = 60.0
     """Seconds between full resyncs that re-read the BIG-IP and repair drift."""
+    simulator_health_checks: bool = True
+    """The built-in simulator (no bigip url) probes member addresses with their monitors."""
     debounce: float = 0.2
     """Seconds to wait after a Docker event for more events before a run."""
     allow_mass_delete: bool = False

@@ -51,6 +51,7 @@ from controller.bigip.replies import (
     transaction_id,
 )
 from controller.core import model
+from controller.core.member_health import MemberId, member_states
 from controller.core.plan import Change, summary
 from controller.errors import (
     BigipError,
@@ -132,6 +133,8 @@ class BigipClient:
         self._token = ""
         self._token_deadline = 0.0  # time.monotonic() when the token expires
         self._token_lifetime = 0.0
+        # (pool, member) -> health, from the last pool read (core.member_health)
+        self.member_states: dict[MemberId, str] = {}
         self._device = self._make_device(settings)
 
     # ----------------------------------------------------------------------- session set-up
@@ -382,7 +385,11 @@ class BigipClient:
         """The model objects in what `read` reads (the same requests), decoded once."""
         objects: list[model.BigipObject] = []
         for collection, path, what in self._reads(partition, collections):
-            objects.extend(self._decoded(collection, self._read_items(path, what), path, what))
+            items = self._read_items(path, what)
+            objects.extend(self._decoded(collection, items, path, what))
+            if collection == "ltm/pool":
+                # Member health comes with the pool read at no extra request.
+                self.member_states = member_states(items)
         return objects
 
     @staticmethod

@@ -34,6 +34,9 @@ Exported series (prefix `bigip_ctlr_`):
     config_sync_status{status}               1 for the device group's last sync status
                                              (In Sync, Changes Pending, Disconnected...)
     config_sync_failures_total               config syncs that failed (tried again next run)
+    members{workload,state}                  owned pool members by the health the BIG-IP
+                                             reports: up, down, disabled, unchecked,
+                                             checking (read on every full resync)
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ PREFIX = "bigip_ctlr_"
 # Run results, workload states and change actions come from the vocabulary in workloads.py
 # and are always exported (0 when none), so dashboards show a flat line rather than no data.
 PEER_STATES = ("fresh", "stale")
+# Member health states (core.member_health.MEMBER_STATES; observe stands on the base only).
+MEMBER_STATES = ("up", "down", "disabled", "unchecked", "checking")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 # A sync of a few objects takes tens of milliseconds; a cold resync of 1000 workloads a few
@@ -242,6 +247,13 @@ class Metrics:
             "Config syncs to the device group that failed (tried again after the next run).",
             registry=r,
         )
+        self.members = Gauge(
+            p + "members",
+            "Owned pool members by workload and the health the BIG-IP reports.",
+            ["workload", "state"],
+            registry=r,
+        )
+        self._member_workloads: set[str] = set()
         self.start_time.set(self._clock())
         self._states: set[str] = set(WORKLOAD_STATES)
         self._kinds: set[str] = set()
@@ -379,3 +391,27 @@ class Metrics:
         if status:
             self.config_sync_status.clear()  # one status at a time
             self.config_sync_status.labels(safe_label(status)).set(1)
+    def set_member_health(self, by_workload: Mapping[str, Mapping[str, int]]) -> None:
+        """Set members{workload,state} from {workload: {state: n}}. Every state of a workload
+        is exported (0 when none), so "all down" compares against a present `up` series; the
+        series of a workload no longer reported are removed (cardinality stays workloads x 5).
+        """
+        checked: dict[str, dict[str, int]] = {}
+        for workload, counts in by_workload.items():
+            unknown = set(counts) - set(MEMBER_STATES)
+            if unknown:
+                raise ValueError(
+                    f"set_member_health: states must be among {MEMBER_STATES}, "
+                    f"got {sorted(unknown)} for {workload!r}"
+                )
+            label = safe_label(workload)
+            checked[label] = {
+                s: _check_count("set_member_health", s, counts.get(s, 0)) for s in MEMBER_STATES
+            }
+        for gone in self._member_workloads - set(checked):
+            for state in MEMBER_STATES:
+                self.members.remove(gone, state)
+        for workload, counts in checked.items():
+            for state, n in counts.items():
+                self.members.labels(workload, state).set(n)
+        self._member_workloads = set(checked)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from controller.core.claims import incumbent_claims
 from controller.core.desired import Desired, build_desired
+from controller.core.member_health import health_by_workload
 from controller.core.model import (
     COLLECTIONS,
     KIND_ORDER,
@@ -313,7 +314,17 @@ class Pipeline:
         objects = self.client.read_objects(
             self.settings.partition, wanted_collections(self.settings)
         )
+        if not dry_run:
+            self._record_member_health(objects)
         return {key_of(o): o for o in objects}
+
+    def _record_member_health(self, objects: list[BigipObject]) -> None:
+        """Member health from the pool read just made (no request of its own)."""
+        states = getattr(self.client, "member_states", None)
+        if states is not None:
+            members = [o for o in objects if isinstance(o, Member)]
+            by_workload = health_by_workload(states, members, self.settings.cluster_id)
+            self.metrics.set_member_health(by_workload)
 
     def _with_draining(
         self, desired: Desired, now: float, current: Mapping[ObjectKey, BigipObject]

@@ -90,14 +90,15 @@ def _prepare_node(ctx: Context, obj: dict[str, Any], parent: dict[str, Any] | No
     _session_state(obj, f"node {obj['fullPath']}")
 
 
-def render_session_state(obj: dict[str, Any], monitored: bool) -> tuple[str, str]:
-    """Stored user intent -> what a GET shows. The simulator runs no health checks.
-
-    decision: a monitored, enabled object reads back as up (as if its monitor succeeded);
-    an unmonitored one reads back unchecked, as on a device.
+def render_session_state(
+    obj: dict[str, Any], monitored: bool, live: str | None = None
+) -> tuple[str, str]:
+    """Stored user intent -> what a GET shows. `live` is what the health checks found
+    (up/down/checking, health.py); without them a monitored object reads back as up (as if
+    its monitor succeeded). An unmonitored one reads back unchecked, as on a device.
     """
     session = obj.get("session", "user-enabled")
-    state = "up" if monitored else "unchecked"
+    state = (live or "up") if monitored else "unchecked"
     if obj.get("fqdn", {}).get("tmName"):
         # decision: no DNS is resolved, so an FQDN node stays up without an address.
         monitored, state = False, "fqdn-up-no-addr"

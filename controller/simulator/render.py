@@ -89,7 +89,8 @@ def _attributes(store: Store, target: Target, obj: Json) -> Json:
         monitored = obj.get("monitor", "default") != "default"
         if target.parent is not None and target.parent.get("monitor"):
             monitored = True
-        body["session"], body["state"] = render_session_state(obj, monitored)
+        live = store.live_state(target.parent, obj) if target.parent is not None else None
+        body["session"], body["state"] = render_session_state(obj, monitored, live)
     # Links may add nameReference inside nested entries of `body` (same list objects).
     extra = kind.links(store, {**body, "fullPath": obj["fullPath"]}) if kind.links else {}
     out: Json = {key: body[key] for key in sorted(body)}

@@ -26,9 +26,12 @@ from controller.simulator.auth import Auth
 from controller.simulator.base import HOST, SimError
 from controller.simulator.cm import Cluster, UnitCm
 from controller.simulator.faults import Faults
+from controller.simulator.health import HealthChecks, MonitorKey, probe_specs
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
 from controller.simulator.kinds import KINDS
 from controller.simulator.persistence import load_state, save_state
+from controller.simulator.probes import ProbeSpec
+from controller.simulator.stats import handle_stats, is_stats_path
 from controller.simulator.store import Store
 from controller.simulator.sys_endpoints import SystemEndpoints, is_stats, stats_not_simulated
 from controller.simulator.tls import make_certificate, server_context
@@ -48,6 +51,7 @@ class Simulator:
         state_file: str | None = None,
         token_timeout: int = 1200,
         cert_dir: str | None = None,
+        health_checks: bool = False,
     ) -> None:
         self.clock_offset = 0.0
         self.auth = Auth(username, password, token_timeout, clock=self.now)
@@ -64,6 +68,10 @@ class Simulator:
         self.store = Store(load_state(self.state_file), on_change=self._save_state)
         self.system = SystemEndpoints(list(KINDS))
         self.cm = UnitCm(Cluster(["bigip1"]), 0)  # standalone; simulator/pair.py links two
+        self.health: HealthChecks | None = None
+        if health_checks:
+            self.health = HealthChecks(self._probe_specs, self._generation)
+            self.store.member_health = self.health.member_state
         self._server: HTTPSServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -105,12 +113,16 @@ class Simulator:
             name=f"bigip-sim-{self.port}",
         )
         self._thread.start()
+        if self.health is not None:
+            self.health.start()
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
+        if self.health is not None:
+            self.health.stop()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -187,6 +199,14 @@ class Simulator:
         with self.lock:
             self.auth.revoke_tokens()
 
+    def _probe_specs(self) -> dict[MonitorKey, ProbeSpec]:
+        with self.lock:
+            return probe_specs(self.store.objects)
+
+    def _generation(self) -> int:
+        with self.lock:
+            return int(self.store.state["generation"])
+
     def _save_state(self) -> None:
         """The store's change hook: persist the state when a state file is configured."""
         save_state(self.state_file, self.store.state)
@@ -257,6 +277,8 @@ class Simulator:
             if method in ("POST", "PUT", "PATCH") and not isinstance(body, dict):
                 raise SimError(400, "Found invalid JSON body in the request.", api_error=1)
             return 200, self.transactions.queue(coordination, method, path, raw_query, body)
+        if is_stats_path(path):
+            return handle_stats(self.store, method, path)
         # GETs carrying the header read committed state (ICONTROL-NOTES §2.4, inferred).
         return self.store.handle(method, path, query, raw_query, body)
 
@@ -279,11 +301,19 @@ def serve(
     cert_out: str | None = None,
     username: str = "admin",
     password: str = "admin",
+    health_checks: bool = True,
 ) -> int:
     """Run the simulator until SIGINT/SIGTERM. Returns the process exit status."""
     try:
         host, port = parse_listen(listen)
-        sim = Simulator(host, port, username=username, password=password, state_file=state_file)
+        sim = Simulator(
+            host,
+            port,
+            username=username,
+            password=password,
+            state_file=state_file,
+            health_checks=health_checks,
+        )
         sim.start()
     except (ValueError, OSError) as error:
         print(f"docker-bigip-ctlr simulator: {error}", file=sys.stderr)
@@ -301,6 +331,8 @@ def serve(
         print(f"certificate (CA to trust): {cert_out or sim.ca_file}", flush=True)
         if state_file:
             print(f"state file: {state_file}", flush=True)
+        checks = "on" if health_checks else "off (monitored members read up)"
+        print(f"member health checks: {checks}", flush=True)
         while not stop.wait(0.5):
             pass
         return 0

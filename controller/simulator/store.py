@@ -63,6 +63,8 @@ class Store(Context):
     def __init__(self, state: Json | None = None, on_change: Callable[[], None] | None = None):
         self.state = state if state is not None else fresh_state()
         self.on_change = on_change or (lambda: None)
+        # (pool, member) -> up/down/checking from live health checks (health.py); None: off.
+        self.member_health: Callable[[Json, Json], str | None] | None = None
         if state is None:
             self._seed()
 
@@ -123,6 +125,10 @@ class Store(Context):
                     sub_kind = KINDS[kind.subs[segment]]
                     for item in sub.values():
                         yield sub_kind, item, obj
+
+    def live_state(self, pool: Json, member: Json) -> str | None:
+        """A member's probed state, or None when health checks are off or no monitor applies."""
+        return self.member_health(pool, member) if self.member_health else None
 
     # ------------------------------------------------------------------ routing
 

@@ -78,6 +78,8 @@ def populate(m: Metrics) -> None:
     m.set_active_unit(["bigip-a:443", "bigip-b:443"], "bigip-b:443")  # an HA pair failed over
     m.failover_seen()
     m.config_sync_result("In Sync", failed=False)
+    # member health read on the last successful resync: www serves, api has nothing up
+    m.set_member_health({"shop/www": {"up": 2, "disabled": 1}, "shop/api": {"down": 3}})
     m.set_bigip_up(False)
     for _ in range(3):
         m.run_finished("error", 0.2, {})
@@ -142,6 +144,23 @@ def test_dashboard_and_alert_expressions_evaluate_and_hold_expected_values(
     assert q(f'bigip_ctlr_owned_objects{{{JOB}, kind="ltm/pool/members"}}') == 6
     assert q(f'bigip_ctlr_drift_repairs_total{{{JOB}, kind="ltm/data-group/internal"}}') == 1
     assert q(f"bigip_ctlr_resync_interval_seconds{{{JOB}}}") == 60
+    members = prom.query(f'bigip_ctlr_members{{{JOB}, workload="shop/www"}}')
+    assert {r["metric"]["state"]: float(r["value"][1]) for r in members} == {
+        "up": 2,
+        "down": 0,
+        "disabled": 1,
+        "unchecked": 0,
+        "checking": 0,
+    }
+    panels = dict(dashboard_expressions())
+    (health,) = [e for w, e in panels.items() if "members by health" in w.lower()]
+    assert {
+        (r["metric"]["workload"], r["metric"]["state"]): float(r["value"][1])
+        for r in prom.query(health)
+        if float(r["value"][1])
+    } == {("shop/www", "up"): 2, ("shop/www", "disabled"): 1, ("shop/api", "down"): 3}
+    (all_down,) = [e for w, e in panels.items() if "every member down" in w.lower()]
+    assert q(all_down) == 1
     info = prom.query(f"bigip_ctlr_info{{{JOB}}}")
     assert [r["metric"]["cluster_id"] for r in info] == ["test-cluster"]
 
@@ -158,6 +177,7 @@ def test_dashboard_and_alert_expressions_evaluate_and_hold_expected_values(
         "BigipCtlrBigipUnreachable",
         "BigipCtlrConsecutiveErrors",
         "BigipCtlrInvalidLabels",
+        "BigipCtlrWorkloadMembersAllDown",
     }
 
     # Prometheus itself loaded and evaluated every rule without error

@@ -324,3 +324,56 @@ def test_bigip_outage_turns_the_unreachable_alert_expression_on_and_off(
     wait_until(lambda: controller.get("/readyz")[0] == 200, 20, "/readyz 200 after recovery")
     prom.wait_for(f"{failures} == 0")
     assert prom.query(rule_expr("BigipCtlrNoSuccessfulSync")) == []
+
+
+def test_member_health_panel_shows_which_containers_really_answer(
+    controller: Controller, compose: Compose, docker_lab: DockerLab, busybox_image: str, prometheus
+) -> None:
+    """`run` with the built-in simulator probes the containers with their monitors: the
+    dashboard's member-health panel shows the ones that answer up and a silent one down."""
+    prom = start_prometheus(prometheus, controller)
+    # `mute` runs but serves nothing: its default http monitor gets no answer.
+    project = compose.up(
+        f"""
+services:
+  www:
+    image: {busybox_image}
+    deploy:
+      replicas: 2
+    labels:
+      f5.enable: "true"
+      f5.hostname: www.{docker_lab.prefix}.example.com
+      f5.port: "80"
+  mute:
+    image: {busybox_image}
+    command: ["/bin/busybox", "sleep", "3600"]
+    labels:
+      f5.enable: "true"
+      f5.hostname: mute.{docker_lab.prefix}.example.com
+      f5.port: "80"
+"""
+    )
+    www, mute = f"{project}/www", f"{project}/mute"
+    panels = dict(dashboard_expressions())
+    health_panel = next(e for w, e in panels.items() if "members by health" in w.lower())
+
+    def shown() -> dict[tuple[str, str], float]:
+        return {
+            (r["metric"]["workload"], r["metric"]["state"]): float(r["value"][1])
+            for r in prom.query(health_panel)
+            if float(r["value"][1])
+        }
+
+    # The default monitor's timeout is 16 s: the silent member turns down after it, and the
+    # next resync (every 2 s) reads it.
+    prom.wait_for(f'bigip_ctlr_members{{{JOB}, workload="{mute}", state="down"}} == 1', timeout=60)
+    prom.wait_for(f'bigip_ctlr_members{{{JOB}, workload="{www}", state="up"}} == 2', timeout=60)
+    assert shown() == {(www, "up"): 2, (mute, "down"): 1}
+    all_down = next(e for w, e in panels.items() if "every member down" in w.lower())
+    assert value(prom.query(all_down)) == 1
+    firing = prom.query(rule_expr("BigipCtlrWorkloadMembersAllDown"))
+    assert [r["metric"]["workload"] for r in firing] == [mute]
+    # The simulator's stats say the same.
+    pool = f"/docker/{project}_mute_default"
+    (member,) = controller.members(pool)
+    assert (member["session"], member["state"]) == ("monitor-enabled", "down")

@@ -44,6 +44,7 @@ def exported_names() -> set[str]:
     metrics.set_info("0.1.0", "docker", "default")
     metrics.set_active_unit(["bigip-a:443", "bigip-b:443"], "bigip-a:443")
     metrics.config_sync_result("In Sync", failed=False)
+    metrics.set_member_health({"shop/www": {"up": 1}})
     return {s.name for family in registry.collect() for s in family.samples}
 
 
@@ -127,6 +128,8 @@ def test_dashboard_has_the_panels_the_issue_asks_for() -> None:
         "owned big-ip objects",
         "drift repairs",
         "leader",
+        "members by health",
+        "every member down",
     ):
         assert words in titles, words
 

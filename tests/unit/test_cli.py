@@ -834,3 +834,10 @@ def test_run_once_without_a_bigip_starts_the_simulator_and_creates_the_pool(
     member = f"+ ltm/pool/members {pool}/members/{project}-web-1:80"
     assert [line for line in done.stdout.splitlines() if f"{pool}/members/" in line] == [member]
     assert "# run success in " in done.stdout
+
+
+def test_health_checks_of_the_simulators_are_on_by_default_and_can_be_turned_off() -> None:
+    assert build_parser().parse_args(["simulator"]).health_checks == "on"
+    assert build_parser().parse_args(["simulator", "--health-checks", "off"]).health_checks == "off"
+    assert settings_for([]).simulator_health_checks is True
+    assert settings_for(["--simulator-health-checks", "off"]).simulator_health_checks is False
