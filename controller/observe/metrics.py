@@ -391,6 +391,7 @@ class Metrics:
         if status:
             self.config_sync_status.clear()  # one status at a time
             self.config_sync_status.labels(safe_label(status)).set(1)
+
     def set_member_health(self, by_workload: Mapping[str, Mapping[str, int]]) -> None:
         """Set members{workload,state} from {workload: {state: n}}. Every state of a workload
         is exported (0 when none), so "all down" compares against a present `up` series; the

@@ -165,6 +165,7 @@ def serve_pair(
     username: str = "admin",
     password: str = "admin",
     device_group: str = "docker-ha",
+    health_checks: bool = True,
 ) -> int:
     """`docker-bigip-ctlr simulator --pair`: unit a on `listen`, unit b on the next port (any
     free port when `listen` says 0), until SIGINT/SIGTERM. Returns the exit status."""
@@ -178,6 +179,7 @@ def serve_pair(
             state_file=state_file,
             username=username,
             password=password,
+            health_checks=health_checks,
         ).start()
     except (ValueError, OSError) as error:
         print(f"docker-bigip-ctlr simulator --pair: {error}", file=sys.stderr)

@@ -133,14 +133,16 @@ def test_organizing_collections_list_their_collections(mgmt: ManagementRoot) -> 
 
 
 def test_stats_urls_are_not_read_as_objects(simulator: Simulator, mgmt: ManagementRoot) -> None:
-    base = f"https://127.0.0.1:{simulator.port}/mgmt/tm/ltm/pool"
+    base = f"https://127.0.0.1:{simulator.port}/mgmt/tm"
     # Used to be read as a pool named "stats" (404 "The requested Pool (/Common/stats)").
-    status, body = refused(lambda: mgmt.icrs.get(f"{base}/stats"))
-    assert (
-        status == 501 and body["message"] == "statistics are not simulated: /mgmt/tm/ltm/pool/stats"
-    )
-    status, _ = refused(lambda: mgmt.icrs.get(f"{base}/~Common~p/stats"))
+    collection = mgmt.icrs.get(f"{base}/ltm/pool/stats").json()
+    assert collection["kind"] == "tm:ltm:pool:poolcollectionstats"
+    status, _ = refused(lambda: mgmt.icrs.get(f"{base}/ltm/pool/~Common~p/stats"))
+    assert status == 404  # no pool p
+    # Stats of a kind the simulator keeps none for say so, instead of reading an object.
+    status, body = refused(lambda: mgmt.icrs.get(f"{base}/ltm/rule/stats"))
     assert status == 501
+    assert body["message"] == "statistics are not simulated: /mgmt/tm/ltm/rule/stats"
 
 
 # --------------------------------------------------------------------------- folders
