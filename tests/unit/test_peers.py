@@ -34,7 +34,6 @@ from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings, parse_peers
 from controller.simulator.server import Simulator
-from controller.sources import peers
 from controller.sources.inventory import (
     MAX_NESTING,
     Inventory,
