@@ -548,3 +548,24 @@ def test_a_lost_peer_that_answers_again_is_enabled_and_one_that_answers_without_
     assert b.reconciler.run_once().result == "skipped"
     a.reconciler.run_once(resync=True)
     assert api_members(simulator) == {}
+
+
+def test_flooding_the_inventory_never_reaches_the_engine() -> None:
+    """Regression: each GET /inventory listed the local engine under the loop's lock (a flood
+    made runs 26x slower). Now the listener serves the last run's snapshot."""
+    local = FakeSource([compose("www", "node-b", {1: "172.19.0.2"})], leader=False)
+    source = PeerSource(local, "127.0.0.1:9", 9, node_name=lambda: "node-b", key=KEY)
+    source.prime()
+    server = serve_peers("127.0.0.1:0", KEY, source.inventory_bytes, source.notify, lambda r: None)
+    try:
+        listed = local.calls
+        answers = [signed_call(server, "/inventory")[0] for _ in range(40)]
+        answers += [signed_call(server, "/inventory", headers={})[0] for _ in range(40)]
+        assert answers == [200] * 40 + [401] * 40
+        assert local.calls == listed  # not one engine listing for 80 requests
+        local.workloads = []
+        source.list_workloads()  # the loop's run refreshes the snapshot
+        assert json.loads(signed_call(server, "/inventory")[1])["workloads"] == []
+    finally:
+        server.stop()
+        source.close()
