@@ -158,6 +158,7 @@ class PeerSource:
         self.last_targets: list[Peer] = []
         self.last_membership: Membership | None = None
         self._snapshot: tuple[tuple[Workload, ...], bytes] | None = None
+        self.own_node = ""
         self._reported: dict[str, str] = {}  # "node: workload" -> why, logged once per change
         self._lost_logged: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="peers")
@@ -212,7 +213,8 @@ class PeerSource:
     def _take_snapshot(self, compose: tuple[Workload, ...]) -> None:
         if self._snapshot is not None and self._snapshot[0] == compose:
             return
-        inventory = Inventory(self.node_name(), self.token, tuple(minimal(w) for w in compose))
+        self.own_node = self.node_name()
+        inventory = Inventory(self.own_node, self.token, tuple(minimal(w) for w in compose))
         body = json.dumps(inventory_to_json(inventory), sort_keys=True).encode() + b"\n"
         self._snapshot = (compose, body)
 
@@ -405,9 +407,14 @@ class PeerSource:
         (an unreachable node's members are never deleted)."""
         if self.writer_since is None:
             return []
-        waiting = [p for p in self.last_targets if p not in self.heard]
+        placed = self.last_membership.task_nodes if self.last_membership else {}
+        # One task per node: an address the Swarm places on this node is this task itself.
+        waiting = [
+            p
+            for p in self.last_targets
+            if p not in self.heard and not (self.own_node and placed.get(p[0]) == self.own_node)
+        ]
         if self.clock() - self.writer_since >= self.takeover_wait:
-            placed = self.last_membership.task_nodes if self.last_membership else {}
             waiting = [p for p in waiting if p[0] in placed]
         return sorted(peer_name(p) for p in waiting)
 

@@ -569,3 +569,37 @@ def test_flooding_the_inventory_never_reaches_the_engine() -> None:
     finally:
         server.stop()
         source.close()
+
+
+def test_a_swarm_task_rescheduled_on_another_node_moves_its_member(simulator: Simulator) -> None:
+    """Swarm workloads come from the leader's managers API, not from peers: a task that
+    fails on one node and is started on another is one member that follows it."""
+    from controller.sources.docker_attrs import swarm_workloads
+    from tests.unit.test_workloads import NODES, service, task
+
+    labels = {
+        "com.docker.stack.namespace": "shop",
+        "f5.enable": "true",
+        "f5.hostname": "www.example.com",
+        "f5.port": "80",
+        "f5.members": "host",  # the node's address and the task's host-mode port
+    }
+    port = [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}]
+    svc = service(labels=labels)
+    before = swarm_workloads([svc], [task(1, node="n1", host_ports=port)], NODES)
+    source = FakeSource(before)
+    h = Harness(simulator, source)
+    assert h.run().result == "success"
+    first = simulator.get_object("ltm/pool", "/docker/shop_www_default")
+    assert first is not None
+    assert [m["address"] for m in first["membersReference"]["items"]] == ["10.0.0.1"]
+    moved = [
+        task(1, node="n1", state="failed", desired="shutdown", host_ports=port),
+        task(1, node="n2", address="10.0.1.7/24", host_ports=port),
+    ]
+    source.workloads = swarm_workloads([svc], moved, NODES)
+    assert h.run().result == "success"
+    pool = simulator.get_object("ltm/pool", "/docker/shop_www_default")
+    assert pool is not None
+    items = pool["membersReference"]["items"]
+    assert [(m["name"], m["address"]) for m in items] == [("worker1:8080", "10.0.0.2")]
