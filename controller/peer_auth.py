@@ -121,7 +121,11 @@ class Verifier:
         signature = headers.get(SIGNATURE_HEADER)
         if stamp is None and nonce is None and signature is None:
             return "unsigned"
-        if not (stamp and nonce and signature) or not stamp.isdigit() or len(stamp) > 12:
+        if (
+            not (stamp and nonce and signature)
+            or not (stamp.isascii() and stamp.isdigit())
+            or len(stamp) > 12
+        ):
             return "malformed"
         if not 16 <= len(nonce) <= 64 or not set(nonce) <= _NONCE_CHARS:
             return "malformed"

@@ -69,7 +69,7 @@ class _PeerHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         length_text = self.headers.get("Content-Length", "0")
-        length = int(length_text) if length_text.isdigit() else -1
+        length = int(length_text) if length_text.isascii() and length_text.isdigit() else -1
         if not 0 <= length <= MAX_NOTIFY_BYTES:
             self.close_connection = True  # the unread body would be taken for the next request
             self._send(400, _error("bad Content-Length"), nonce="")

@@ -48,7 +48,7 @@ def read_bounded(response: Any, max_bytes: int, deadline: float, where: str) -> 
     """The body of `response`, refused (PeerRefused) past `max_bytes` or past `deadline`
     (monotonic seconds); never more than one chunk beyond the limit is held."""
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise PeerRefused(f"{where}: answer of {declared} bytes exceeds {max_bytes}", "oversize")
     parts: list[bytes] = []
     size = 0

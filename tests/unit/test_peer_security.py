@@ -63,6 +63,8 @@ def test_a_signed_request_passes_once_and_every_fault_has_its_reason() -> None:
     assert verifier.check("GET", "/inventory", future, b"") == "stale"
     assert verifier.check("GET", "/inventory", {**good, NONCE_HEADER: "xyz"}, b"") == "malformed"
     assert verifier.check("GET", "/inventory", {TIMESTAMP_HEADER: "1"}, b"") == "malformed"
+    superscript = {**good, TIMESTAMP_HEADER: "\u00b2"}  # a digit to str.isdigit, not to float
+    assert verifier.check("GET", "/inventory", superscript, b"") == "malformed"
 
 
 def test_remembered_nonces_are_bounded_and_a_forgotten_one_cannot_be_replayed() -> None:
