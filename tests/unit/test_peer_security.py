@@ -605,3 +605,51 @@ def test_a_swarm_task_rescheduled_on_another_node_moves_its_member(simulator: Si
     assert pool is not None
     items = pool["membersReference"]["items"]
     assert [(m["name"], m["address"]) for m in items] == [("worker1:8080", "10.0.0.2")]
+
+
+def test_run_wires_a_peer_source_and_a_signed_listener_from_the_settings() -> None:
+    """What `run` starts with --peers: the source places peers through the engine's Swarm view,
+    the listener serves the primed snapshot and a notify marks the loop dirty."""
+    from controller.peering import peer_source, serve_peer_api
+    from controller.settings import Settings
+
+    class Engine(FakeSource):
+        def node_name(self) -> str:
+            return "node-a"
+
+        def swarm_membership(self) -> Membership:
+            return Membership(frozenset({"node-a"}), {})
+
+    class Loop:
+        marks: list[float] = []
+
+        class trigger:  # noqa: N801 - the attribute the wiring calls
+            @staticmethod
+            def mark(at: float) -> None:
+                Loop.marks.append(at)
+
+        @staticmethod
+        def clock() -> float:
+            return 7.0
+
+    settings = Settings(
+        peers="tasks.ctlr:9437", peer_key=KEY, peer_listen="127.0.0.1:0", peer_grace=5
+    )
+    engine = Engine([compose("www", "node-a", {1: "172.18.0.2"})], leader=False)
+    metrics = Metrics(CollectorRegistry())
+    source = peer_source(settings, engine, metrics)
+    server = serve_peer_api(settings, source, metrics, Loop)
+    try:
+        assert (source.entries, source.grace, source.membership()) == (
+            (("tasks.ctlr", 9437),),
+            5,
+            Membership(frozenset({"node-a"}), {}),
+        )
+        status, body, signed = signed_call(server, "/inventory")
+        assert (status, signed) == (200, "signed")
+        assert [w["name"] for w in json.loads(body)["workloads"]] == ["www"]
+        assert signed_call(server, "/notify", b'{"node": "node-b", "token": "t"}')[0] == 202
+        assert Loop.marks == [7.0]
+    finally:
+        server.stop()
+        source.close()
