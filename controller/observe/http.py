@@ -103,9 +103,16 @@ class TrackingServer(ThreadingHTTPServer):
             self._connections.add(conn)
         return conn, addr
 
+    max_per_client = MAX_CONNECTIONS
+
     def verify_request(self, request: Any, client_address: Any) -> bool:
         with self._lock:
-            return len(self._connections) <= MAX_CONNECTIONS
+            if len(self._connections) > MAX_CONNECTIONS:
+                return False
+            if self.max_per_client >= MAX_CONNECTIONS:
+                return True
+            same = sum(1 for c in self._connections if _peer_host(c) == client_address[0])
+            return same <= self.max_per_client
 
     def shutdown_request(self, request: Any) -> None:
         with self._lock:
@@ -118,6 +125,13 @@ class TrackingServer(ThreadingHTTPServer):
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+
+
+def _peer_host(conn: socket.socket) -> str:
+    try:
+        return str(conn.getpeername()[0])
+    except OSError:  # closed meanwhile
+        return ""
 
 
 class _Server(TrackingServer):

@@ -34,6 +34,10 @@ _JSON = "application/json"
 
 
 class _PeerServer(TrackingServer):
+    # A host that holds connections open cannot take every slot: the writer's fetch from
+    # another address still gets one.
+    max_per_client = 8
+
     def __init__(
         self,
         address: tuple[str, int],

@@ -653,3 +653,35 @@ def test_run_wires_a_peer_source_and_a_signed_listener_from_the_settings() -> No
     finally:
         server.stop()
         source.close()
+
+
+def test_a_host_holding_connections_open_cannot_take_every_peer_slot(
+    listener: tuple[Any, CollectorRegistry, list[int]],
+) -> None:
+    import http.client
+    import select
+    import socket
+
+    server, _, served = listener
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
+    try:
+        closed: set[socket.socket] = set()
+        for _ in range(100):  # a generous deadline for the accept loop, not a timing claim
+            readable, _, _ = select.select([s for s in idle if s not in closed], [], [], 0.05)
+            closed.update(s for s in readable if s.recv(1) == b"")
+            if len(closed) >= 12:
+                break
+        assert len(closed) == 12  # 8 kept for this host, every further one closed at once
+        # The writer, from another address, still gets its answer.
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", server.port, timeout=5, source_address=("127.0.0.2", 0)
+        )
+        conn.request(
+            "GET", "/inventory", headers=sign_request(KEY, "GET", "/inventory", b"", time.time())
+        )
+        assert conn.getresponse().status == 200
+        conn.close()
+        assert len(served) == 1
+    finally:
+        for s in idle:
+            s.close()
