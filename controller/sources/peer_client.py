@@ -9,6 +9,7 @@ never the writer's memory or its run.
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 import urllib.request
@@ -100,6 +101,8 @@ def exchange(
         return status, data  # a signed refusal: the caller decides what it means
     except OSError as error:  # URLError, timeouts and refusals are OSErrors
         raise PeerRefused(f"{where}: {error}", "unreachable") from None
+    except http.client.HTTPException as error:  # not HTTP at all, or cut short
+        raise PeerRefused(f"{where}: not an HTTP answer ({error!r})", "malformed") from None
     if not answer_is_signed(key, status, signed[NONCE_HEADER], data, signature):
         raise PeerRefused(f"{where}: answer not signed with the peer key", "bad_signature")
     return status, data

@@ -286,6 +286,9 @@ class PeerSource:
             return fetch_inventory(peer, self.key, self.timeout, self.max_bytes, self.wall_clock)
         except PeerRefused as error:
             return error
+        except Exception as error:  # noqa: BLE001 - one peer's answer must not fail the run
+            why = f"peer {peer_name(peer)}: unexpected {type(error).__name__}: {error}"
+            return PeerRefused(why, "malformed")
 
     def _accept(
         self, peer: Peer, answer: Inventory, membership: Membership | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -685,3 +686,55 @@ def test_a_host_holding_connections_open_cannot_take_every_peer_slot(
     finally:
         for s in idle:
             s.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "says"),
+    [
+        (b"garbage\r\n\r\n", "malformed", "not an HTTP answer"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}", "bad_signature", "not signed"),
+    ],
+    ids=["not-http", "cut-short"],
+)
+def test_an_answer_that_is_not_http_costs_that_peer_only(
+    reply: bytes, reason: str, says: str
+) -> None:
+    """Regression: http.client's errors are no OSError; one such peer failed every run."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    address = ("127.0.0.1", listener.getsockname()[1])
+    with pytest.raises(PeerRefused) as caught:
+        fetch_inventory(address, KEY)
+    assert caught.value.reason == reason
+    assert says in str(caught.value)
+    source = PeerSource(
+        FakeSource([compose("www", "node-a", {1: "172.18.0.2"})], leader=True),
+        "tasks.ctlr",
+        9437,
+        node_name=lambda: "node-a",
+        key=KEY,
+        resolver=lambda host, port: [address],
+    )
+    try:
+        assert [w.name for w in source.list_workloads()] == ["www"]
+    finally:
+        source.close()
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
