@@ -453,30 +453,22 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
     source: Any = docker
     peers = None
     if settings.peers:
-        from controller.settings import listen_port
-        from controller.sources.peers import PeerSource
+        from controller.peering import peer_source, serve_peer_api
 
-        peers = source = PeerSource(
-            docker,
-            settings.peers,
-            listen_port(settings.listen),
-            node_name=docker.node_name,
-            metrics=metrics,
-        )
+        peers = source = peer_source(settings, docker, metrics)
     reconciler = Reconciler(settings, source, client, load_irules(settings), metrics)
     try:
         if once:
             result = reconciler.run_once(resync=True)
             print(render_summary(result))
             return 0 if result.result != "error" else 1
-        extra: dict[str, Any] = {}
-        if peers is not None:
-            # A peer's notify marks the writer dirty like a local Docker event would.
-            peers.on_notify = lambda: reconciler.trigger.mark(reconciler.clock())
-            extra = {"inventory": peers.inventory, "notify": peers.notify}
-            log.info("multi-node: collecting Compose inventories from %s", settings.peers)
-        server = serve_http(settings.listen, registry, reconciler.ready, reconciler.status, **extra)
+        server = serve_http(
+            settings.listen, registry, reconciler.ready, reconciler.status, settings.status_token
+        )
         log.info("serving /metrics, /healthz, /readyz, /status on %s", settings.listen)
+        if peers is not None:
+            peer_server = serve_peer_api(settings, peers, metrics, reconciler)
+            log.info("multi-node: peers %s, peer API on %s", settings.peers, settings.peer_listen)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -484,6 +476,8 @@ def cmd_run(values: Mapping[str, Any], once: bool) -> int:
             reconciler.run_forever(stop)
         finally:
             server.stop()
+            if peers is not None:
+                peer_server.stop()
         return 0
     finally:
         client.close()

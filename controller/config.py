@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from controller.errors import ConfigError
+from controller.peering import PEER_ROWS, peer_settings
 from controller.settings import AllowLists, BigipSettings, GtmSettings, Settings, VirtualSettings
 
 DEFAULTS = Settings()
@@ -320,6 +321,7 @@ OPTIONS: tuple[Option, ...] = (
         "multi-node: DNS name of all controller tasks (tasks.STACK_SERVICE) or HOST:PORT,...; "
         "the writer collects their Compose workloads",
     ),
+    *(Option(f, e, d, h, _number if k == "number" else str) for f, e, d, h, k in PEER_ROWS),
     Option(
         "--docker-url",
         "DOCKER_HOST",
@@ -501,4 +503,5 @@ def _settings_from(values: Mapping[str, Any]) -> Settings:
         docker_url=values["docker_url"],
         node_address=values["node_address"],
         peers=values["peers"],
+        **peer_settings(values),
     )

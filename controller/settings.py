@@ -14,6 +14,7 @@ from typing import Any
 
 from controller.errors import ConfigError
 from controller.net import HostPort
+from controller.peer_auth import MIN_KEY_BYTES
 
 DEFAULT_PARTITION = "docker"
 
@@ -201,7 +202,22 @@ class Settings:
     peers: str = ""
     """The other controller tasks whose Compose inventories the writer collects: a DNS name
     resolving to every task (tasks.<stack>_<service> in Swarm) or a comma-separated list of
-    HOST[:PORT]; the port defaults to the one of `listen`. Empty: this node's workloads only."""
+    HOST[:PORT]; the port defaults to the one of `peer_listen`. Empty: this node's workloads
+    only."""
+    peer_listen: str = "0.0.0.0:9437"
+    """HOST:PORT of the authenticated peer API (GET /inventory, POST /notify); served only
+    with `peers`. Keep it on the overlay network: the stack does not publish it."""
+    peer_key: bytes = field(default=b"", repr=False)
+    """The shared key peers sign requests and answers with (read from --peer-key-file, the
+    Swarm secret bigip_ctlr_peer_key); required with `peers`; never logged, never in repr."""
+    peer_grace: float = 300.0
+    """Seconds a silent peer node's Compose members stay as they were; then they are disabled
+    (no new connections) until it answers again or leaves the Swarm. Never deleted meanwhile."""
+    peer_takeover_wait: float = 60.0
+    """Seconds a task that became the writer waits for a peer's first inventory before it
+    deletes Compose members without it (a peer the Swarm places on a node holds them longer)."""
+    status_token: str = field(default="", repr=False)
+    """Bearer token /status requires (read from --status-token-file); empty: /status is open."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -250,9 +266,8 @@ def validate(settings: Settings) -> None:
             "gtm: needs host-suffixes, the DNS domains whose names the controller may publish "
             "(like external-dns's --domain-filter); without them any label could publish any name"
         )
-    listen = parse_listen(settings.listen)
-    if settings.peers:
-        parse_peers(settings.peers, listen.port)
+    parse_listen(settings.listen)
+    validate_peers(settings)
     validate_bigip(settings.bigip)
 
 
@@ -276,13 +291,37 @@ def validate_bigip(bigip: BigipSettings) -> None:
         )
 
 
+PEER_KEY_SECRET = "bigip_ctlr_peer_key"
+
+
+def validate_peers(settings: Settings) -> None:
+    peer_listen = _host_port(
+        "peer-listen", settings.peer_listen, allow_empty_host=True, port_range=(0, 65535)
+    )
+    for name in ("peer_grace", "peer_takeover_wait"):
+        if getattr(settings, name) < 0:
+            flag = name.replace("_", "-")
+            raise ConfigError(f"{flag}: must be >= 0 seconds, got {getattr(settings, name)}")
+    if not settings.peers:
+        return  # a single node needs no key
+    parse_peers(settings.peers, peer_listen.port)
+    if not settings.peer_key:
+        raise ConfigError(
+            f"peer-key-file: --peers needs the shared peer key (the Swarm secret "
+            f"{PEER_KEY_SECRET}, mounted at /run/secrets/peer_key)"
+        )
+    if len(settings.peer_key) < MIN_KEY_BYTES:
+        raise ConfigError(f"peer-key-file: the peer key must be at least {MIN_KEY_BYTES} bytes")
+
+
 def parse_listen(text: str) -> HostPort:
     """--listen: HOST:PORT, where an empty HOST means every IPv4 address, port 0 a free port."""
     return _host_port("listen", text, allow_empty_host=True, port_range=(0, 65535))
 
 
 def listen_port(listen: str) -> int:
-    """The port of --listen; every task listens alike, so it is also the peers' default port."""
+    """The port of a HOST:PORT listen setting; every task listens alike, so the one of
+    --peer-listen is also the peers' default port."""
     return parse_listen(listen).port
 
 
@@ -290,7 +329,7 @@ def parse_peers(text: str, default_port: int) -> tuple[tuple[str, int], ...]:
     """'tasks.bigip_controller' / 'HOST:PORT,[V6]:PORT,...' -> ((host, port), ...) in order.
 
     A host is a DNS name or an IP address; the port defaults to `default_port` (the one of
-    --listen, since every task listens alike). ConfigError names the bad entry."""
+    --peer-listen, since every task listens alike). ConfigError names the bad entry."""
     entries = [entry.strip() for entry in text.split(",")]
     if "" in entries:
         raise ConfigError(f"peers: empty entry in {text!r}")

@@ -1,8 +1,9 @@
-"""The controller's one HTTP listener: /metrics, /healthz, /readyz and /status.
+"""The controller's main HTTP listener: /metrics, /healthz, /readyz and /status.
 
-With --peers (multi-node, see peers.py) it also serves `GET /inventory` (this node's Compose
-workloads) and accepts `POST /notify` (a peer's inventory changed); without, neither exists and
-POST is refused as before.
+The peer API (GET /inventory, POST /notify) has its own authenticated listener
+(peer_http.py), kept off this one: this port may be published, that one stays on the overlay.
+/status names workloads, nodes and device messages, so it can require a bearer token
+(--status-token-file); the probes and /metrics stay open for orchestrators and scrapers.
 
 It runs in a daemon thread and reads state only through what it is given: the metrics registry
 and two callables owned by the reconciler. A callable that raises gives a 5xx with the error's
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hmac
 import json
 import logging
 import socket
@@ -35,10 +37,9 @@ DEFAULT_LISTEN = "0.0.0.0:9436"
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 StatusSource = Callable[[], dict]
-InventorySource = Callable[[], dict]
-NotifySink = Callable[[dict], bool]
-"""Takes the POSTed JSON object; False refuses it (409), e.g. a task's notify to itself."""
-MAX_NOTIFY_BYTES = 64 * 1024  # a notify carries a node name and a token, nothing more
+MAX_CONNECTIONS = 64
+"""Connections served at once; more are closed at once, so a flood costs threads it cannot
+multiply (each one is a thread competing with the reconcile loop for the interpreter)."""
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -81,29 +82,18 @@ def _to_json(value: Any) -> bytes:
     return json.dumps(redact(plain), indent=2, sort_keys=True).encode() + b"\n"
 
 
-class _Server(ThreadingHTTPServer):
+class TrackingServer(ThreadingHTTPServer):
+    """A threading server that knows its open connections and serves a bounded number."""
+
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        registry: CollectorRegistry,
-        ready: ReadyCheck,
-        status: StatusSource,
-        inventory: InventorySource | None = None,
-        notify: NotifySink | None = None,
-    ) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        self.registry = registry
-        self.ready = ready
-        self.status = status
-        self.inventory = inventory
-        self.notify = notify
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, handler)
 
     # Scrapers keep HTTP/1.1 connections open; track them so stop() can close them. Otherwise a
     # stopped listener would go on answering a scraper over its old connection.
@@ -112,6 +102,17 @@ class _Server(ThreadingHTTPServer):
         with self._lock:
             self._connections.add(conn)
         return conn, addr
+
+    max_per_client = MAX_CONNECTIONS
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        with self._lock:
+            if len(self._connections) > MAX_CONNECTIONS:
+                return False
+            if self.max_per_client >= MAX_CONNECTIONS:
+                return True
+            same = sum(1 for c in self._connections if _peer_host(c) == client_address[0])
+            return same <= self.max_per_client
 
     def shutdown_request(self, request: Any) -> None:
         with self._lock:
@@ -126,6 +127,29 @@ class _Server(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
+def _peer_host(conn: socket.socket) -> str:
+    try:
+        return str(conn.getpeername()[0])
+    except OSError:  # closed meanwhile
+        return ""
+
+
+class _Server(TrackingServer):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        registry: CollectorRegistry,
+        ready: ReadyCheck,
+        status: StatusSource,
+        status_token: str = "",
+    ) -> None:
+        self.registry = registry
+        self.ready = ready
+        self.status = status
+        self.status_token = status_token
+        super().__init__(address, _Handler)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "docker-bigip-ctlr"
@@ -138,17 +162,6 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._dispatch(send_body=False)
 
-    def do_POST(self) -> None:  # noqa: N802
-        path = self.path.split("?", 1)[0]
-        if self.server.notify is None:
-            self.send_error(501, f"Unsupported method ({self.command!r})")
-            return
-        if path != "/notify":
-            body = _to_json({"error": f"no such path {path!r} for POST", "paths": ["/notify"]})
-            self._send(404, "application/json", body, send_body=True)
-            return
-        self._send(*self._notify(), send_body=True)
-
     def _dispatch(self, send_body: bool) -> None:
         path = self.path.split("?", 1)[0]
         routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
@@ -157,8 +170,6 @@ class _Handler(BaseHTTPRequestHandler):
             "/readyz": self._readyz,
             "/status": self._status,
         }
-        if self.server.inventory is not None:
-            routes["/inventory"] = self._inventory
         handler = routes.get(path)
         if handler is None:
             code, ctype, body = (
@@ -198,45 +209,16 @@ class _Handler(BaseHTTPRequestHandler):
         return (200 if ok else 503), "application/json", body
 
     def _status(self) -> tuple[int, str, bytes]:
+        token = self.server.status_token
+        given = self.headers.get("Authorization", "")
+        if token and not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return 401, "application/json", _to_json({"error": "/status needs its bearer token"})
         try:
             return 200, "application/json", _to_json(self.server.status())
         except Exception as exc:
             log.warning("status source failed: %s", type(exc).__name__, exc_info=True)
             body = _to_json({"error": f"status unavailable: {type(exc).__name__}: {exc}"})
             return 500, "application/json", body
-
-    def _inventory(self) -> tuple[int, str, bytes]:
-        assert self.server.inventory is not None
-        try:
-            # Plain json.dumps, not _to_json: an inventory is workload data the writer parses
-            # strictly, and redaction would rewrite label values that look like secrets.
-            body = json.dumps(self.server.inventory(), sort_keys=True).encode() + b"\n"
-            return 200, "application/json", body
-        except Exception as exc:  # the local engine down: the writer keeps our last inventory
-            log.warning("inventory source failed: %s", type(exc).__name__)
-            body = _to_json({"error": f"inventory unavailable: {type(exc).__name__}: {exc}"})
-            return 503, "application/json", body
-
-    def _notify(self) -> tuple[int, str, bytes]:
-        assert self.server.notify is not None
-        length_text = self.headers.get("Content-Length", "0")
-        length = int(length_text) if length_text.isdigit() else -1
-        if not 0 <= length <= MAX_NOTIFY_BYTES:
-            self.close_connection = True  # the unread body would be taken for the next request
-            return 400, "application/json", _to_json({"error": "bad Content-Length"})
-        raw = self.rfile.read(length) if length else b"{}"
-        try:
-            payload = json.loads(raw or b"{}")
-        except (ValueError, RecursionError):  # RecursionError: a body of 64 KB of "["
-            payload = None
-        if not isinstance(payload, dict):
-            return 400, "application/json", _to_json({"error": "body must be a JSON object"})
-        try:
-            accepted = self.server.notify(payload)
-        except Exception as exc:
-            log.warning("notify sink failed: %s", type(exc).__name__, exc_info=True)
-            return 500, "application/json", _to_json({"error": type(exc).__name__})
-        return (202 if accepted else 409), "application/json", _to_json({"accepted": accepted})
 
     def log_message(self, format: str, *args: Any) -> None:
         # Scrapes every few seconds would drown the controller's own log lines; keep access
@@ -247,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
 class HttpServer:
     """A running listener. `port` is the bound port (useful with port 0); `stop()` closes it."""
 
-    def __init__(self, server: _Server) -> None:
+    def __init__(self, server: TrackingServer) -> None:
         self._server = server
         # A short poll interval makes stop() return promptly (shutdown waits for one poll).
         self._thread = threading.Thread(
@@ -290,22 +272,28 @@ def serve_http(
     registry: CollectorRegistry,
     ready: ReadyCheck,
     status: StatusSource,
-    inventory: InventorySource | None = None,
-    notify: NotifySink | None = None,
+    status_token: str = "",
 ) -> HttpServer:
-    """Bind `listen` (HOST:PORT) and serve in a background thread.
-
-    `inventory` and `notify` (multi-node, both given with --peers) add GET /inventory and
-    POST /notify.
+    """Bind `listen` (HOST:PORT) and serve in a background thread; a non-empty
+    `status_token` makes /status answer 401 without `Authorization: Bearer <token>`.
 
     Raises ConfigError for a malformed address and for one that cannot be bound (port in use,
     address not on this host), naming the address.
     """
-    address = parse_listen(listen)
-    try:
-        server = _Server(address, registry, ready, status, inventory, notify)
-    except OSError as exc:
-        raise ConfigError(f"listen: cannot bind {listen!r}: {exc.strerror or exc}") from None
+    server = bind("listen", listen, lambda a: _Server(a, registry, ready, status, status_token))
     http = HttpServer(server)
     log.debug("serving /metrics /healthz /readyz /status", extra={"listen": http.url})
     return http
+
+
+def bind(setting: str, listen: str, make: Callable[[tuple[str, int]], TrackingServer]) -> Any:
+    """make(address) for the HOST:PORT `listen`; ConfigError names `setting` and the address
+    when it is malformed or cannot be bound (port in use, address not on this host)."""
+    try:
+        address = settings.parse_listen(listen)
+    except ConfigError as error:
+        raise ConfigError(str(error).replace("listen:", f"{setting}:", 1)) from None
+    try:
+        return make((address.host or "0.0.0.0", address.port))
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot bind {listen!r}: {exc.strerror or exc}") from None

@@ -26,8 +26,9 @@ Exported series (prefix `bigip_ctlr_`):
     resync_interval_seconds                  configured full-resync period (alerts scale by it)
     start_time_seconds                       unix time the metrics were created (process start)
     info{version,partition,cluster_id}       constant 1; build and configuration identity
-    peers{state}                             writer's peers: fresh (answered) or stale (using
-                                             the last good inventory); 0 without --peers
+    peers{state}                             writer's peer nodes: fresh (answered), stale (using
+                                             the last good inventory) or lost (silent past
+                                             --peer-grace: members disabled); 0 without --peers
     peer_errors_total                        failed or malformed peer inventory fetches
     bigip_active{host}                       HA pair: 1 on the unit written to, 0 on the others
     bigip_failovers_total                    HA pair: times the active unit changed
@@ -37,6 +38,14 @@ Exported series (prefix `bigip_ctlr_`):
     members{workload,state}                  owned pool members by the health the BIG-IP
                                              reports: up, down, disabled, unchecked,
                                              checking (read on every full resync)
+    peer_requests_rejected_total{reason}     peer API requests refused with 401: unsigned,
+                                             malformed, stale, replayed, bad_signature
+    peer_answers_refused_total{reason}       peer answers the writer did not take: unreachable,
+                                             http_error, oversize, too_slow, bad_signature,
+                                             malformed, wrong_node
+    peer_workloads_refused                   workloads peers reported but may not (another
+                                             node's containers, addresses outside the list)
+    leader_changes_total                     times this task became or stopped being the writer
 """
 
 from __future__ import annotations
@@ -47,13 +56,14 @@ from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from controller.peer_auth import REASONS, REFUSAL_REASONS
 from controller.workloads import CHANGE_ACTIONS, RUN_OUTCOMES, WORKLOAD_STATES, RunOutcome
 
 PREFIX = "bigip_ctlr_"
 
 # Run results, workload states and change actions come from the vocabulary in workloads.py
 # and are always exported (0 when none), so dashboards show a flat line rather than no data.
-PEER_STATES = ("fresh", "stale")
+PEER_STATES = ("fresh", "stale", "lost")
 # Member health states (core.member_health.MEMBER_STATES; observe stands on the base only).
 MEMBER_STATES = ("up", "down", "disabled", "unchecked", "checking")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -254,6 +264,28 @@ class Metrics:
             registry=r,
         )
         self._member_workloads: set[str] = set()
+        self.peer_requests_rejected = Counter(
+            p + "peer_requests_rejected",
+            "Peer API requests refused (401), by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.peer_answers_refused = Counter(
+            p + "peer_answers_refused",
+            "Peer answers the writer did not take, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.peer_workloads_refused = Gauge(
+            p + "peer_workloads_refused",
+            "Workloads peers reported that they may not (other nodes, addresses not allowed).",
+            registry=r,
+        )
+        self.leader_changes = Counter(
+            p + "leader_changes",
+            "Times this task became or stopped being the writer.",
+            registry=r,
+        )
         self.start_time.set(self._clock())
         self._states: set[str] = set(WORKLOAD_STATES)
         self._kinds: set[str] = set()
@@ -270,6 +302,10 @@ class Metrics:
             self.workloads.labels(state).set(0)
         for peer_state in PEER_STATES:
             self.peers.labels(peer_state).set(0)
+        for reason in REASONS:
+            self.peer_requests_rejected.labels(reason)
+        for reason in REFUSAL_REASONS:
+            self.peer_answers_refused.labels(reason)
 
     def preinitialise_kinds(self, kinds: Iterable[str]) -> None:
         for kind in kinds:
@@ -367,10 +403,26 @@ class Metrics:
         self.info.clear()  # one info series at a time, even when the identity changes
         self.info.labels(safe_label(version), safe_label(partition), safe_label(cluster_id)).set(1)
 
-    def set_peers(self, fresh: int, stale: int) -> None:
-        """Peers that answered the last fetch, and peers served from their last good answer."""
+    def set_peers(self, fresh: int, stale: int, lost: int = 0) -> None:
+        """Peer nodes that answered the last fetch, served from their last good answer, and
+        silent past the grace (members disabled)."""
         self.peers.labels("fresh").set(_check_count("set_peers", "fresh", fresh))
         self.peers.labels("stale").set(_check_count("set_peers", "stale", stale))
+        self.peers.labels("lost").set(_check_count("set_peers", "lost", lost))
+
+    def peer_request_rejected(self, reason: str) -> None:
+        """One peer API request refused; unknown reasons collapse into "malformed"."""
+        self.peer_requests_rejected.labels(reason if reason in REASONS else "malformed").inc()
+
+    def peer_answer_refused(self, reason: str) -> None:
+        known = reason if reason in REFUSAL_REASONS else "malformed"
+        self.peer_answers_refused.labels(known).inc()
+
+    def set_peer_workloads_refused(self, n: int) -> None:
+        self.peer_workloads_refused.set(_check_count("set_peer_workloads_refused", "n", n))
+
+    def leader_changed(self) -> None:
+        self.leader_changes.inc()
 
     def peer_error(self) -> None:
         self.peer_errors.inc()

@@ -29,6 +29,10 @@ def workload_of(change: Change) -> str:
     return owner_of(change.obj).partition(" workload=")[2]
 
 
+class LeadershipLost(Exception):
+    """This task stopped being the writer in the middle of a run: nothing more is sent."""
+
+
 @dataclass
 class Outcome:
     current: dict[ObjectKey, BigipObject]  # the device after what was applied
@@ -37,9 +41,14 @@ class Outcome:
 
 
 class Applier:
-    def __init__(self, client: object, max_changes: int) -> None:
+    def __init__(
+        self, client: object, max_changes: int, still_writer: Callable[[], bool] = lambda: True
+    ) -> None:
         self.client = client  # anything with apply(list[Change])
         self.max_changes = max_changes
+        # Asked before every transaction: leadership can move between two of one run, and a
+        # task that lost it must not write next to the new writer.
+        self.still_writer = still_writer
 
     def apply(
         self,
@@ -110,6 +119,8 @@ class Applier:
         """At most `max_changes` per transaction, in order; each committed chunk is recorded at
         once, so a later chunk's failure leaves an exact picture of the device."""
         for chunk in chunked(list(changes.items), self.max_changes):
+            if not self.still_writer():
+                raise LeadershipLost(f"{len(outcome.applied)} change(s) applied before")
             self.client.apply(chunk)  # type: ignore[attr-defined]
             outcome.current = after_changes(outcome.current, Changes(items=tuple(chunk)))
             outcome.applied.extend(chunk)

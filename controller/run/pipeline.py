@@ -37,7 +37,7 @@ from controller.core.view import cache_was_in_sync
 from controller.errors import BigipError, ControllerError, DockerUnavailable
 from controller.observe.logs import log_change
 from controller.observe.metrics import Metrics
-from controller.run.apply import Applier, Planner, workload_of
+from controller.run.apply import Applier, LeadershipLost, Planner, workload_of
 from controller.run.problems import ProblemLog
 from controller.run.status import RunResult, StatusBoard
 from controller.settings import Settings
@@ -100,7 +100,8 @@ class Pipeline:
         self.draining: dict[ObjectKey, tuple[Member, float]] = {}
         self.problems = ProblemLog()
         self.board = StatusBoard()
-        self.applier = Applier(client, settings.max_transaction_changes)
+        self.applier = Applier(client, settings.max_transaction_changes, self._still_writer)
+        self.leader: bool | None = None  # None until the first run asked
         # workload -> (fingerprint of its desired objects, the device's message)
         self.rejected: dict[str, tuple[str, str]] = {}
         self.device_changed = False
@@ -140,7 +141,7 @@ class Pipeline:
         try:
             workloads = self._list_workloads()
             leader = self.source.is_swarm_leader()
-            self.metrics.set_leader(leader)
+            self._note_leader(leader)
             if not leader and not dry_run:
                 desired = self._build(workloads, self.current or {})
                 self.problems.report(desired.problems, desired.notices)
@@ -184,6 +185,12 @@ class Pipeline:
                     "success", resync, started, self.clock() - t0, changes=changes, desired=desired
                 )
             )
+        except LeadershipLost as lost:
+            self.current = None  # partly applied: read the device again if we lead again
+            log.warning("stopped writing: this task is no longer the writer (%s)", lost)
+            return self._finish(
+                RunResult("skipped", resync, started, self.clock() - t0, desired=desired)
+            )
         except ControllerError as error:
             if isinstance(error, BigipError):
                 # The cache may no longer match the device: read it again next time.
@@ -218,6 +225,26 @@ class Pipeline:
         )
         return failed if dry_run else self._finish(failed)
 
+    def _note_leader(self, leader: bool) -> None:
+        """Log and count a change of role; the leader gauge follows every answer."""
+        if self.leader is not None and leader != self.leader:
+            self.metrics.leader_changed()
+            log.warning("this task %s the writer", "became" if leader else "is no longer")
+        elif self.leader is None and leader:
+            log.info("this task is the writer")
+        self.leader = leader
+        self.metrics.set_leader(leader)
+
+    def _still_writer(self) -> bool:
+        """Asked before each transaction; an engine that cannot tell means stop writing."""
+        try:
+            leader = self.source.is_swarm_leader()
+        except Exception:  # noqa: BLE001 - unsure is not the writer
+            leader = False
+        if not leader:
+            self._note_leader(False)
+        return leader
+
     def _log_unexpected(self, error: Exception) -> None:
         """The traceback once per distinct failure; a repeat is one line (it retries often)."""
         text = f"{type(error).__name__}: {error}"
@@ -249,10 +276,13 @@ class Pipeline:
         )
 
         unheard = self._unheard_peers()
+        refused: frozenset[str] = getattr(self.source, "refused_workloads", frozenset)()
 
         def replan(keep: frozenset[str], current: Mapping[ObjectKey, BigipObject]) -> Changes:
-            if unheard:
-                keep = keep | absent_workloads(desired, current, cluster_id)
+            if unheard or refused:
+                absent = absent_workloads(desired, current, cluster_id)
+                # A workload a peer may not report is kept as the device has it, not deleted.
+                keep = keep | (absent if unheard else absent & refused)
             kept = keep_workloads(objects, desired, current, cluster_id, invalid | keep)
             kept = keep_held_members(kept, desired, current)
             changes = plan(kept, current.values(), policy)

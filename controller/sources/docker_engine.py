@@ -49,6 +49,7 @@ from controller.sources.docker_attrs import (
     mark_stopping,
     swarm_workloads,
 )
+from controller.sources.peer_policy import Membership, membership_from
 from controller.workloads import DockerEvent, NodeInfo, Workload
 
 __all__ = ["DockerEvent", "DockerSource", "merge_container", "parse_health", "to_event"]
@@ -208,6 +209,17 @@ class DockerSource:
         api = self.api
         node = self._call("node inspect", lambda: api.inspect_node(swarm.get("NodeID")))
         return bool((node.get("ManagerStatus") or {}).get("Leader"))
+
+    def swarm_membership(self) -> Membership | None:
+        """The Swarm's nodes and the node of each running task's address (the writer places
+        its peers with it); None unless this engine is a Swarm manager."""
+        swarm = self._info().get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            return None
+        api = self.api
+        nodes = self._call("node list", api.nodes)
+        tasks = self._call("task list", lambda: api.tasks(filters={"desired-state": "running"}))
+        return membership_from(nodes, tasks)
 
     def _inspect(self, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Inspect attrs for these list entries: cached config merged with the live fields."""

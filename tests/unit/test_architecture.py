@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "controller"
-BASE_MODULES = ["settings.py", "errors.py", "net.py", "workloads.py"]
+BASE_MODULES = ["settings.py", "errors.py", "net.py", "workloads.py", "peer_auth.py"]
 PURE = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "core").rglob("*.py")) + BASE_MODULES
 FORBIDDEN = {
     "docker",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,11 +28,12 @@ from controller.cli import build_parser, resolve_options, settings_from
 from controller.errors import ConfigError, PeerError, WorkloadJsonError
 from controller.observe.http import HttpServer, serve_http
 from controller.observe.metrics import Metrics
+from controller.observe.peer_http import serve_peers
+from controller.peer_auth import NONCE_HEADER, SIGNATURE_HEADER, sign_answer, sign_request
 from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.settings import BigipSettings, Settings, VirtualSettings, parse_peers
 from controller.simulator.server import Simulator
-from controller.sources import peers
 from controller.sources.inventory import (
     MAX_NESTING,
     Inventory,
@@ -46,6 +48,8 @@ from controller.workloads import HealthCheck, Instance, NetworkAddress, Publishe
 from tests.support.builders import FakeSource, instance
 
 # --------------------------------------------------------------------------- builders
+
+KEY = b"peer-key-for-tests-0123456789"
 
 
 def compose(
@@ -94,8 +98,10 @@ class Node:
         dns: list[Peer],
         workloads: list[Workload],
         leader: bool = False,
+        source: dict[str, Any] | None = None,
         **settings: Any,
     ) -> None:
+        source = source or {}
         self.name = name
         self.dns = dns
         self.dns_fails = False
@@ -109,16 +115,19 @@ class Node:
             http_virtual=VirtualSettings("192.0.2.10:80", ("/Common/http", "/Common/tcp")),
             cluster_id="peers-test",
             peers="tasks.ctlr",
+            peer_key=KEY,
             **settings,
         )
         self.peers = PeerSource(
             self.local,
             self.settings.peers,
-            9436,
+            9437,
             node_name=lambda: name,
+            key=KEY,
             metrics=self.metrics,
             timeout=2.0,
             resolver=self._resolve,
+            **source,
         )
         self.client = BigipClient(self.settings.bigip)
         self.reconciler = Reconciler(
@@ -128,26 +137,28 @@ class Node:
         self.peers.on_notify = self._on_notify
         self.inventory_answers = 0
         self.bad_answer: Any = None  # set to serve this instead of the real inventory
-        self.server: HttpServer = serve_http(
+        self.peers.prime()  # as `run` does before it serves
+        self.server: HttpServer = serve_peers(
             "127.0.0.1:0",
-            self.registry,
-            self.reconciler.ready,
-            self.reconciler.status,
-            inventory=self._inventory,
-            notify=self.peers.notify,
+            KEY,
+            self._inventory,
+            self.peers.notify,
+            self.metrics.peer_request_rejected,
         )
         self.address: Peer = ("127.0.0.1", self.server.port)
         dns.append(self.address)
 
     def _resolve(self, host: str, port: int) -> list[Peer]:
-        assert host == "tasks.ctlr" and port == 9436
+        assert host == "tasks.ctlr" and port == 9437
         if self.dns_fails:
             raise OSError("Temporary failure in name resolution")
         return list(self.dns)
 
-    def _inventory(self) -> dict:
+    def _inventory(self) -> bytes | None:
         self.inventory_answers += 1
-        return self.bad_answer if self.bad_answer is not None else self.peers.inventory()
+        if self.bad_answer is not None:
+            return json.dumps(self.bad_answer).encode()
+        return self.peers.inventory_bytes()
 
     def _on_notify(self) -> None:
         self.notifies += 1
@@ -322,6 +333,7 @@ def test_a_malformed_inventory_is_a_clear_error_and_the_last_good_one_is_kept(
 
     b.bad_answer = None  # fixed: fresh again, and its changes flow
     b.local.workloads = b.local.workloads[:1]  # shop/api stopped on b
+    assert b.reconciler.run_once().result == "skipped"  # b's run refreshes what it serves
     result = a.reconciler.run_once()
     assert result.result == "success", result.error
     assert "shop_api_default" not in members(simulator)
@@ -574,17 +586,42 @@ def test_parse_peers_errors_name_the_entry(text: str, message: str) -> None:
     assert str(caught.value).startswith(message)
 
 
-def test_peers_setting_from_flag_and_environment() -> None:
+def test_peers_setting_from_flag_and_environment(tmp_path: Any) -> None:
+    key_file = tmp_path / "peer_key"
+    key_file.write_text(KEY.decode() + "\n")
     parser = build_parser()
     args = parser.parse_args(["run"])
     assert settings_from(resolve_options(args, {})).peers == ""
-    env = {"F5_PEERS": "tasks.bigip_controller"}
-    assert settings_from(resolve_options(args, env)).peers == "tasks.bigip_controller"
+    env = {"F5_PEERS": "tasks.bigip_controller", "F5_PEER_KEY_FILE": str(key_file)}
+    from_env = settings_from(resolve_options(args, env))
+    assert from_env.peers == "tasks.bigip_controller"
+    assert from_env.peer_key == KEY and KEY.decode() not in repr(from_env)
+    assert from_env.peer_listen == "0.0.0.0:9437"
     flag = parser.parse_args(["run", "--peers", "10.0.0.2:1"])
     assert settings_from(resolve_options(flag, env)).peers == "10.0.0.2:1"
     with pytest.raises(ConfigError) as caught:
-        settings_from(resolve_options(args, {"F5_PEERS": "a:x"}))
+        settings_from(resolve_options(args, {**env, "F5_PEERS": "a:x"}))
     assert str(caught.value).startswith("peers (from environment variable F5_PEERS): port 'x'")
+
+
+def test_peers_without_a_peer_key_is_a_clear_config_error(tmp_path: Any) -> None:
+    args = build_parser().parse_args(["run"])
+    missing = str(tmp_path / "absent")
+    with pytest.raises(ConfigError) as caught:
+        settings_from(resolve_options(args, {"F5_PEERS": "tasks.x", "F5_PEER_KEY_FILE": missing}))
+    assert str(caught.value).startswith(f"--peer-key-file: cannot read {missing}")
+    assert "bigip_ctlr_peer_key" in str(caught.value)
+    short = tmp_path / "short"
+    short.write_text("too-short")
+    with pytest.raises(ConfigError, match="at least 16 bytes") as caught:
+        settings_from(
+            resolve_options(args, {"F5_PEERS": "tasks.x", "F5_PEER_KEY_FILE": str(short)})
+        )
+    assert "too-short" not in str(caught.value)
+    with pytest.raises(ConfigError, match="peer-key-file: --peers needs the shared peer key"):
+        Settings(peers="tasks.x")
+    # A single node needs no key at all, wherever the key file would be.
+    assert settings_from(resolve_options(args, {"F5_PEER_KEY_FILE": missing})).peer_key == b""
 
 
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -600,26 +637,55 @@ def _call(server: HttpServer, path: str, body: bytes | None = None) -> tuple[int
         return error.code, json.loads(raw) if raw.startswith(b"{") else {"html": raw.decode()}
 
 
-def test_listener_endpoints_exist_only_with_peers(three: tuple[Node, Node, Node]) -> None:
+def signed_call(
+    server: HttpServer,
+    path: str,
+    body: bytes | None = None,
+    key: bytes = KEY,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes, str]:
+    """(status, body, whether the answer is signed for this request) of a peer API call;
+    `headers` replaces the signature headers (None: signed with `key` now)."""
+    method = "POST" if body is not None else "GET"
+    sent = sign_request(key, method, path, body or b"", time.time()) if headers is None else headers
+    request = urllib.request.Request(server.url + path, data=body, method=method, headers=sent)
+    try:
+        with NO_PROXY.open(request, timeout=5) as response:
+            status, raw, signature = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, raw, signature = error.code, error.read(), error.headers
+    nonce = sent.get(NONCE_HEADER, "")
+    good = bool(nonce) and signature.get(SIGNATURE_HEADER) == sign_answer(KEY, status, nonce, raw)
+    return status, raw, "signed" if good else "unsigned"
+
+
+def test_the_peer_api_answers_signed_requests_only_and_signs_its_answers(
+    three: tuple[Node, Node, Node],
+) -> None:
     a, b, _ = three
-    status, inventory = _call(b.server, "/inventory")
-    assert status == 200
+    status, raw, signed = signed_call(b.server, "/inventory")
+    assert (status, signed) == (200, "signed")
+    inventory = json.loads(raw)
     assert inventory["node"] == "node-b" and inventory["token"] == b.peers.token
     assert [w["name"] for w in inventory["workloads"]] == ["www", "api"]  # no Swarm workload
-    assert _call(a.server, "/notify", b'{"node": "node-b", "token": "x"}') == (
-        202,
-        {"accepted": True},
-    )
-    assert _call(a.server, "/notify", b"[1]")[0] == 400
+    notify = signed_call(a.server, "/notify", b'{"node": "node-b", "token": "x"}')
+    assert notify == (202, b'{"accepted": true}', "signed")
+    assert signed_call(a.server, "/notify", b"[1]")[0] == 400
     # Regression: 60 000 "[" (within the body limit) raised RecursionError in the handler.
-    assert _call(a.server, "/notify", b"[" * 60_000)[0] == 400
-    assert _call(a.server, "/other", b"{}")[0] == 404
+    assert signed_call(a.server, "/notify", b"[" * 60_000)[0] == 400
+    assert signed_call(a.server, "/other", b"{}")[0] == 404
+    assert a.notifies == 1
+    # Anything unsigned is refused before it reaches a handler.
+    assert _call(b.server, "/inventory") == (401, {"error": "peer authentication failed"})
+    assert _call(a.server, "/notify", b'{"node": "x"}')[0] == 401
     assert a.notifies == 1
 
+
+def test_the_main_listener_no_longer_serves_the_peer_api() -> None:
     plain = serve_http("127.0.0.1:0", CollectorRegistry(), lambda: (True, ""), dict)
     try:
         assert _call(plain, "/inventory")[0] == 404
-        assert _call(plain, "/notify", b"{}")[0] == 501  # as before --peers existed
+        assert _call(plain, "/notify", b"{}")[0] == 501
     finally:
         plain.stop()
 
@@ -633,26 +699,33 @@ def test_inventory_is_503_while_the_local_engine_is_down(three: tuple[Node, Node
         raise DockerUnavailable("Docker engine unix:///x: info failed")
 
     b.local.list_workloads = down  # type: ignore[method-assign]
-    status, body = _call(b.server, "/inventory")
-    assert status == 503
-    assert "DockerUnavailable" in body["error"]
+    assert b.reconciler.run_once().result == "error"
+    status, body, signed = signed_call(b.server, "/inventory")
+    assert (status, signed) == (503, "signed")
+    assert b"no inventory yet" in body
 
 
 # --------------------------------------------------------------------------- hostile answers
 
 
 class RawPeer:
-    """A peer's listener that answers GET /inventory with fixed bytes, whatever they are."""
+    """A peer's listener that answers GET /inventory with fixed bytes, whatever they are,
+    signed with `key` (b"": not signed)."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, key: bytes = KEY) -> None:
         self.body = body
+        self.requests = 0
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
+                peer.requests += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(peer.body)))
+                nonce = self.headers.get(NONCE_HEADER, "")
+                if key:
+                    self.send_header(SIGNATURE_HEADER, sign_answer(key, 200, nonce, peer.body))
                 self.end_headers()
                 self.wfile.write(peer.body)
 
@@ -671,11 +744,11 @@ class RawPeer:
 
 
 @pytest.fixture
-def raw_peer() -> Iterator[Callable[[bytes], RawPeer]]:
+def raw_peer() -> Iterator[Callable[..., RawPeer]]:
     started: list[RawPeer] = []
 
-    def start(body: bytes) -> RawPeer:
-        started.append(RawPeer(body))
+    def start(body: bytes, key: bytes = KEY) -> RawPeer:
+        started.append(RawPeer(body, key))
         return started[-1]
 
     yield start
@@ -697,31 +770,31 @@ def _inventory_bytes(*workloads: Workload, **dumps: Any) -> bytes:
     ids=["unclosed", "deep", "limit+1"],
 )
 def test_an_answer_nested_deeper_than_the_limit_is_a_peer_error(
-    raw_peer: Callable[[bytes], RawPeer], body: bytes
+    raw_peer: Callable[..., RawPeer], body: bytes
 ) -> None:
     peer = raw_peer(body)
     with pytest.raises(PeerError) as caught:
-        fetch_inventory(peer.address)
+        fetch_inventory(peer.address, KEY)
     assert str(caught.value) == f"peer {peer.name}: /inventory nests deeper than 32 levels"
 
 
 def test_nesting_up_to_the_limit_is_left_to_the_inventory_reader(
-    raw_peer: Callable[[bytes], RawPeer],
+    raw_peer: Callable[..., RawPeer],
 ) -> None:
     peer = raw_peer(_nested(MAX_NESTING))
     with pytest.raises(PeerError) as caught:
-        fetch_inventory(peer.address)
+        fetch_inventory(peer.address, KEY)
     assert str(caught.value) == f"peer {peer.name}: inventory: expected an object, got list"
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting(
-    raw_peer: Callable[[bytes], RawPeer],
+    raw_peer: Callable[..., RawPeer],
 ) -> None:
     tricky = '\\"[{' * 50 + '\\\\"'  # escaped quotes and backslashes around many brackets
     www = compose("www", "node-b", {1: "172.19.0.2"}, hostname="www.example.com")
     www = replace(www, labels=(*www.labels, ("f5.note", tricky)))
     peer = raw_peer(_inventory_bytes(www))
-    assert fetch_inventory(peer.address).workloads == (www,)
+    assert fetch_inventory(peer.address, KEY).workloads == (www,)
 
 
 @given(st.lists(_workloads.map(lambda w: replace(w, source="compose")), max_size=3), st.booleans())
@@ -733,28 +806,28 @@ def test_no_valid_inventory_is_refused_as_too_deep(
 
 
 def test_an_answer_larger_than_the_limit_is_a_peer_error(
-    raw_peer: Callable[[bytes], RawPeer], monkeypatch: pytest.MonkeyPatch
+    raw_peer: Callable[..., RawPeer],
 ) -> None:
     body = _inventory_bytes(compose("www", "node-b", {1: "172.19.0.2"}))
-    monkeypatch.setattr(peers, "MAX_ANSWER_BYTES", len(body))
-    assert len(fetch_inventory(raw_peer(body).address).workloads) == 1  # at the limit: read
+    at_limit = fetch_inventory(raw_peer(body).address, KEY, max_bytes=len(body))
+    assert len(at_limit.workloads) == 1
     big = raw_peer(body + b" ")
     with pytest.raises(PeerError) as caught:
-        fetch_inventory(big.address)
+        fetch_inventory(big.address, KEY, max_bytes=len(body))
     assert str(caught.value) == (
-        f"peer {big.name}: /inventory: answer larger than {len(body)} bytes"
+        f"peer {big.name}: /inventory: answer of {len(body) + 1} bytes exceeds {len(body)}"
     )
 
 
 def test_a_hostile_peer_costs_its_own_workloads_only(
-    raw_peer: Callable[[bytes], RawPeer],
+    raw_peer: Callable[..., RawPeer],
 ) -> None:
     """The writer's run goes on: its own workloads and the good peer's are still listed."""
     good = raw_peer(_inventory_bytes(compose("api", "node-b", {1: "172.19.0.3"})))
     deep = raw_peer(b"[" * 100_000)
     local = FakeSource([compose("www", "node-a", {1: "172.18.0.2"})], leader=True)
     source = PeerSource(
-        local, "tasks.ctlr", 9436, node_name=lambda: "node-a",
+        local, "tasks.ctlr", 9437, node_name=lambda: "node-a", key=KEY,
         resolver=lambda host, port: [good.address, deep.address],
     )  # fmt: skip
     try:

@@ -298,6 +298,7 @@ def test_a_peer_that_never_answered_is_unheard_until_it_does() -> None:
         f"127.0.0.1:{port}",
         port,
         node_name=lambda: "node1",
+        key=b"peer-key-for-tests-0123456789",
         timeout=0.5,
     )
     try:
