@@ -13,11 +13,9 @@ import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from controller.config_files import read_password, read_yaml
 from controller.errors import ConfigError
 from controller.peering import PEER_ROWS, peer_settings
 from controller.settings import AllowLists, BigipSettings, GtmSettings, Settings, VirtualSettings
@@ -344,7 +342,7 @@ OPTIONS: tuple[Option, ...] = (
 def resolve_options(args: argparse.Namespace, env: Mapping[str, str]) -> ResolvedOptions:
     """{dest: value} with flag > env > YAML > default; ConfigError names the bad setting."""
     config_path = getattr(args, "config", None) or env.get("F5_CONFIG", "")
-    from_file = _read_yaml(config_path) if config_path else {}
+    from_file = read_yaml(config_path) if config_path else {}
     _refuse_unknown_keys(from_file, config_path)
     values = ResolvedOptions()
     for option in OPTIONS:
@@ -407,34 +405,6 @@ def _convert(option: Option, raw: Any) -> Any:
     return option.kind(str(raw))
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as error:
-        raise ConfigError(f"--config: cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--config: {path} is not valid YAML: {error}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"--config: {path} must hold a mapping of settings")
-    return data
-
-
-def _read_password(path: str, urls: tuple[str, ...]) -> str:
-    # No password without a URL; none either for URLs the settings will refuse, so that
-    # error (not a missing password file) is the one reported.
-    if not urls or len(set(urls)) < len(urls) or any(u[:8] != "https://" for u in urls):
-        return ""
-    try:
-        return Path(path).read_text().strip()
-    except OSError as error:
-        raise ConfigError(
-            f"--bigip-password-file: cannot read {path} ({error.strerror}); pass the BIG-IP "
-            "password in a file or Docker secret"
-        ) from None
-
-
 def settings_from(values: Mapping[str, Any]) -> Settings:
     """Settings from resolve_options' values. A ConfigError from the settings' own checks
     ("debounce: must be ...") is re-raised naming where the value came from."""
@@ -462,7 +432,7 @@ def _settings_from(values: Mapping[str, Any]) -> Settings:
         more_urls=urls[1:],
         config_sync=values["config_sync"],
         username=values["bigip_username"],
-        password=_read_password(values["bigip_password_file"], urls),
+        password=read_password(values["bigip_password_file"], urls),
         ca_file=values["ca_file"],
         insecure=values["insecure"],
         timeout=values["bigip_timeout"],

@@ -1,0 +1,39 @@
+"""The files settings come from: the --config YAML file and the BIG-IP password file (a
+Docker secret). ConfigError names the file and what is wrong with it, never its content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controller.errors import ConfigError
+
+
+def read_yaml(path: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"--config: cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--config: {path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config: {path} must hold a mapping of settings")
+    return data
+
+
+def read_password(path: str, urls: tuple[str, ...]) -> str:
+    # No password without a URL; none either for URLs the settings will refuse, so that
+    # error (not a missing password file) is the one reported.
+    if not urls or len(set(urls)) < len(urls) or any(u[:8] != "https://" for u in urls):
+        return ""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as error:
+        raise ConfigError(
+            f"--bigip-password-file: cannot read {path} ({error.strerror}); pass the BIG-IP "
+            "password in a file or Docker secret"
+        ) from None
