@@ -20,8 +20,8 @@ def after_changes(
 ) -> dict[ObjectKey, BigipObject]:
     """What the device holds once `changes` applied, as far as the controller wrote it.
 
-    A member whose node the run did not create (an unmarked one it adopted, say) creates it on
-    the device, so the view gains that node too."""
+    Creating a member creates its node on the device (unmarked), so the view gains that node
+    too."""
     state = dict(current)
     for change in changes.items:
         key = change.key
