@@ -59,11 +59,14 @@ _POOL_KINDS = frozenset(spec.member_of for spec in KINDS.values() if spec.member
 @dataclass(frozen=True)
 class Change:
     """One write. `obj` is the desired object for create/update, the current one for delete;
-    `before` is the current object an update replaces."""
+    `before` is the current object an update replaces. `workload` names the workload an
+    object without its own marker goes with (the delete of a node the device made for that
+    workload's members), so a split run keeps it in that workload's transaction."""
 
     action: ChangeAction
     obj: BigipObject
     before: BigipObject | None = None
+    workload: str = ""
 
     @property
     def key(self) -> ObjectKey:
@@ -228,7 +231,8 @@ def _node_deletes(
         were = users.get(key, [])
         ours = bool(were) and all(key_of(m) in removed and owned(m) for m in were)
         if owned(node) or ours:
-            deletes.append(Change("delete", node))
+            with_users = owner_of(were[0]).partition(" workload=")[2] if were else ""
+            deletes.append(Change("delete", node, workload=with_users))
     return deletes
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from controller.core.model import BigipObject, ObjectKey, owner_of
 from controller.core.plan import Change, Changes
-from controller.core.view import after_changes
+from controller.core.view import DeviceView
 from controller.errors import BigipRejected
 
 # (workloads to hold as they are on the device, the device state) -> the changes to make
@@ -25,15 +25,20 @@ Planner = Callable[[frozenset[str], Mapping[ObjectKey, BigipObject]], Changes]
 
 
 def workload_of(change: Change) -> str:
-    """The workload an owned object belongs to; "" for shared objects."""
-    return owner_of(change.obj).partition(" workload=")[2]
+    """The workload an owned object belongs to (or, for a node, the workload whose members
+    used it); "" for shared objects."""
+    return owner_of(change.obj).partition(" workload=")[2] or change.workload
 
 
 @dataclass
 class Outcome:
-    current: dict[ObjectKey, BigipObject]  # the device after what was applied
+    view: DeviceView  # the device after what was applied
     applied: list[Change] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)  # workload -> the device's message
+
+    @property
+    def current(self) -> dict[ObjectKey, BigipObject]:
+        return self.view.objects
 
 
 class Applier:
@@ -52,7 +57,7 @@ class Applier:
 
         Raises the device's error when what it refuses belongs to no workload (a shared
         object), and every non-refusal error (timeouts, 5xx, auth) as it comes."""
-        outcome = Outcome(dict(current))
+        outcome = Outcome(DeviceView(current))
         try:
             self._commit(changes, outcome)
             return outcome
@@ -111,7 +116,7 @@ class Applier:
         once, so a later chunk's failure leaves an exact picture of the device."""
         for chunk in chunked(list(changes.items), self.max_changes):
             self.client.apply(chunk)  # type: ignore[attr-defined]
-            outcome.current = after_changes(outcome.current, Changes(items=tuple(chunk)))
+            outcome.view.apply(chunk)
             outcome.applied.extend(chunk)
 
 
@@ -134,7 +139,7 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
     for molecule in _molecules(items):
         head = molecule[0]
         owner = "~first" if id(head) in leading else workload_of(head)
-        groups.setdefault(owner or _shared_group(head, items), []).append(molecule)
+        groups.setdefault(owner or _shared_group(head), []).append(molecule)
     rank = {"~first": 0, "~shared": 1, "~shared-deletes": 3}
     order = sorted(groups, key=lambda g: rank.get(g, 2))
     chunks: list[list[Change]] = []
@@ -155,12 +160,20 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
 
 def _molecules(items: list[Change]) -> list[list[Change]]:
     """Changes that must share a transaction: delete + create of one key (a replace), with
-    the node the replaced member used (deleted, and created again when it is readdressed) in
-    between. Everything else alone."""
+    the node the replaced member used (deleted, and made again by the create when it is
+    readdressed) in between; and a new pool with its new members, which go in its POST
+    (core/writes.py), even past the transaction size (they are one request). Everything else
+    alone. Linear: every partner is looked up by key."""
     creates = {c.key: c for c in items if c.action == "create"}
     node_deletes = {
         c.key.path: c for c in items if c.action == "delete" and c.obj.kind == "ltm/node"
     }
+    joining: dict[str, list[Change]] = {}  # new pool -> its new members
+    for change in items:
+        pool = getattr(change.obj, "pool", "")
+        new_member = change.action == "create" and change.obj.kind == "ltm/pool/members"
+        if new_member and ObjectKey("ltm/pool", pool) in creates:
+            joining.setdefault(pool, []).append(change)
     used: set[int] = set()
     molecules = []
     for change in items:
@@ -173,9 +186,10 @@ def _molecules(items: list[Change]) -> list[list[Change]]:
             freed = node_deletes.get(node) if node else None
             if freed is not None and id(freed) not in used:
                 molecule.append(freed)
-                back = creates.get(freed.key)  # the node comes back at its new address
-                molecule += [back] if back is not None and id(back) not in used else []
             molecule.append(partner)
+        elif change.action == "create" and change.obj.kind == "ltm/pool":
+            path = f"/{change.obj.partition}/{change.obj.name}"
+            molecule += [m for m in joining.get(path, []) if id(m) not in used]
         used.update(id(c) for c in molecule)
         molecules.append(molecule)
     return molecules
@@ -186,13 +200,9 @@ def _node_path(obj: BigipObject) -> str:
     return f"/{obj.partition}/{node}" if obj.kind == "ltm/pool/members" and node else ""
 
 
-def _shared_group(change: Change, items: list[Change]) -> str:
-    """Unowned changes: the nodes go with the workload whose member uses them; the rest are
-    shared objects, created and updated before the workloads and deleted after them."""
-    if change.obj.kind == "ltm/node":
-        for other in items:
-            if _node_path(other.obj) == change.key.path and workload_of(other):
-                return workload_of(other)
+def _shared_group(change: Change) -> str:
+    """Changes of no workload: shared objects, created and updated before the workloads and
+    deleted after them."""
     return "~shared-deletes" if change.action == "delete" else "~shared"
 
 
