@@ -231,9 +231,15 @@ def _node_deletes(
         were = users.get(key, [])
         ours = bool(were) and all(key_of(m) in removed and owned(m) for m in were)
         if owned(node) or ours:
-            with_users = owner_of(were[0]).partition(" workload=")[2] if were else ""
-            deletes.append(Change("delete", node, workload=with_users))
+            # One workload's members used it: it goes in that workload's transaction. Used by
+            # several (a Docker node's address), it waits for all of them: no workload.
+            workloads = {owner_of(m).partition(" workload=")[2] for m in were}
+            deletes.append(Change("delete", node, workload=_only(workloads)))
     return deletes
+
+
+def _only(values: set[str]) -> str:
+    return next(iter(values)) if len(values) == 1 else ""
 
 
 def _freeing(

@@ -132,8 +132,9 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
     if len(items) <= size:
         return [items] if items else []
     # The deletes the plan put before every create (replaced objects, freed addresses) stay
-    # first: a create in a later group may need what they free.
-    first_create = next((i for i, c in enumerate(items) if c.action == "create"), len(items))
+    # first: a create in a later group may need what they free. A run without creates has
+    # none: its deletes go by workload like any other.
+    first_create = next((i for i, c in enumerate(items) if c.action == "create"), 0)
     leading = {id(c) for c in items[:first_create]}
     groups: dict[str, list[list[Change]]] = {}
     for molecule in _molecules(items):

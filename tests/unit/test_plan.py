@@ -296,3 +296,25 @@ def test_an_ipv6_virtual_server_gets_an_ipv6_mask() -> None:
     v4 = Virtual(partition="docker", name="vs4", destination="/docker/10.0.0.9:443")
     assert to_icontrol(v6)["mask"] == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
     assert to_icontrol(v4)["mask"] == "255.255.255.255"
+
+
+def test_a_node_delete_names_the_one_workload_whose_members_used_it() -> None:
+    # A split run keeps it in that workload's transaction (run/apply.py chunked); a node
+    # several workloads' members used (a Docker node's address) names none and goes last.
+    api_owner = owner_marker("c1", "shop/api")
+    www = member("node1:30080", "192.0.2.1", pool_name="www")
+    api = Member("/docker/api", "docker", "node1:30081", "192.0.2.1", description=api_owner)
+    one = member("shop-www-1:80", "172.18.0.2", pool_name="www")
+    current = [
+        pool("www"),
+        Pool("docker", "api", description=api_owner),
+        www,
+        api,
+        one,
+        implicit("node1", "192.0.2.1"),
+        implicit("shop-www-1", "172.18.0.2"),
+    ]
+    nodes = {
+        c.key.path: c.workload for c in plan([], current, POLICY).items if c.obj.kind == "ltm/node"
+    }
+    assert nodes == {"/docker/node1": "", "/docker/shop-www-1": "shop/www"}

@@ -153,3 +153,31 @@ def test_nodes_the_controller_did_not_make_stay(simulator: Simulator) -> None:
     assert simulator.get_object("ltm/pool", "/docker/shop_www_default") is None
     names = sorted(n["name"] for n in simulator.list_objects("ltm/node", "docker"))
     assert names == ["by-hand", "shop-www-1"]
+
+
+def test_a_split_run_keeps_each_new_pool_with_its_members_and_each_node_with_its_workload(
+    simulator: Simulator,
+) -> None:
+    # Transactions of at most 4 changes: a pool and its 3 members are one POST all the same,
+    # and a node the device made goes in the transaction of the pool delete that took its
+    # member (a node left behind by a later failed transaction would have no user left to
+    # tell it was the controller's).
+    source = fleet(3)
+    h = Harness(simulator, source, max_transaction_changes=4)
+    assert h.run().result == "success"
+    kinds = request_kinds(h)
+    assert kinds["POST ltm/pool"] == 3 and kinds["POST ltm/pool/ITEM/members"] == 0
+    source.workloads = []
+    h2 = Harness(simulator, source, max_transaction_changes=4, allow_mass_delete=True)
+    assert h2.run().result == "success"
+    transactions: list[list[str]] = []
+    for method, path, _, coordination in h2.last_log:
+        if method == "POST" and path.endswith("/transaction"):
+            transactions.append([])
+        elif coordination is not None and method == "DELETE":
+            transactions[-1].append(path.rsplit("/", 1)[-1])
+    for deleted in transactions:
+        pools = {p.removeprefix("~docker~").split("_")[1] for p in deleted if "_default" in p}
+        nodes = {n.removeprefix("~docker~").split("-")[1] for n in deleted if "-app" in n}
+        assert nodes <= pools, transactions
+    assert simulator.list_objects("ltm/node", "docker") == []
