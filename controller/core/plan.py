@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from controller.core.model import (
     KINDS,
@@ -68,8 +69,9 @@ class Change:
     before: BigipObject | None = None
     workload: str = ""
 
-    @property
+    @cached_property
     def key(self) -> ObjectKey:
+        # Asked for many times per change (ordering, chunking, the view): computed once.
         return key_of(self.obj)
 
     def describe(self) -> str:
