@@ -139,3 +139,21 @@ def test_pool_post_with_members_in_a_transaction_creates_unmarked_nodes(
     assert "description" not in node
     with pytest.raises(Exception, match="01070110"):
         dev.delete("/mgmt/tm/ltm/node/~docker~www-1")  # referenced by its member
+
+
+def test_a_refused_member_leaves_nothing_of_a_lone_pool_post(
+    bigrest_device: BIGIP, simulator: Simulator
+) -> None:
+    dev = bigrest_device
+    dev.create("/mgmt/tm/auth/partition", {"name": P})
+    dev.create("/mgmt/tm/ltm/node", {"name": "by-hand", "partition": P, "address": "10.3.0.2"})
+    with pytest.raises(Exception, match="0107176c"):
+        dev.create(
+            "/mgmt/tm/ltm/pool",
+            {"name": "www", "partition": P,
+             "members": [{"name": "www-1:80", "partition": P, "address": "10.3.0.1"},
+                         {"name": "www-2:80", "partition": P, "address": "10.3.0.2"}]},
+        )  # fmt: skip
+    assert simulator.get_object("ltm/pool", "/docker/www") is None
+    assert simulator.get_object("ltm/node", "/docker/www-1") is None
+    assert simulator.get_object("ltm/node", "/docker/by-hand") is not None
