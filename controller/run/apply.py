@@ -127,7 +127,8 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
     A run small enough goes in one transaction. A larger one keeps a replaced object's
     delete next to its create (with the node a readdressed member frees in between), so a
     commit never holds a member's delete without its return, and otherwise cuts between
-    workloads where it can: the plan's leading deletes first, then shared creates and updates,
+    workloads where it can: the plan's leading deletes first (those it put before the
+    creates), then shared creates and updates,
     then each workload whole, shared deletes last. A replace is never split, even past `size`."""
     if len(items) <= size:
         return [items] if items else []
@@ -162,13 +163,17 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
 def _molecules(items: list[Change]) -> list[list[Change]]:
     """Changes that must share a transaction: delete + create of one key (a replace), with
     the node the replaced member used (deleted, and made again by the create when it is
-    readdressed) in between; and a new pool with its new members, which go in its POST
-    (core/writes.py), even past the transaction size (they are one request). Everything else
-    alone. Linear: every partner is looked up by key."""
+    readdressed) in between, and the other members replaced on that node; a new pool with
+    its new members, which go in its POST (core/writes.py), even past the transaction size
+    (they are one request). Everything else alone. Linear: partners are looked up by key."""
     creates = {c.key: c for c in items if c.action == "create"}
     node_deletes = {
         c.key.path: c for c in items if c.action == "delete" and c.obj.kind == "ltm/node"
     }
+    replaced_on: dict[str, list[Change]] = {}  # node -> deletes of its replaced members
+    for change in items:
+        if change.action == "delete" and change.key in creates and _node_path(change.obj):
+            replaced_on.setdefault(_node_path(change.obj), []).append(change)
     joining: dict[str, list[Change]] = {}  # new pool -> its new members
     for change in items:
         pool = getattr(change.obj, "pool", "")
@@ -186,8 +191,12 @@ def _molecules(items: list[Change]) -> list[list[Change]]:
             node = _node_path(change.obj)
             freed = node_deletes.get(node) if node else None
             if freed is not None and id(freed) not in used:
-                molecule.append(freed)
-            molecule.append(partner)
+                # Every replaced member on the node (one per route of a readdressed
+                # container) goes before it, and comes back after it.
+                gone = [d for d in replaced_on[node] if id(d) not in used]
+                molecule = [*gone, freed, *(creates[d.key] for d in gone)]
+            else:
+                molecule.append(partner)
         elif change.action == "create" and change.obj.kind == "ltm/pool":
             path = f"/{change.obj.partition}/{change.obj.name}"
             molecule += [m for m in joining.get(path, []) if id(m) not in used]

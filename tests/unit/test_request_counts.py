@@ -181,3 +181,28 @@ def test_a_split_run_keeps_each_new_pool_with_its_members_and_each_node_with_its
         nodes = {n.removeprefix("~docker~").split("-")[1] for n in deleted if "-app" in n}
         assert nodes <= pools, transactions
     assert simulator.list_objects("ltm/node", "docker") == []
+
+
+def test_a_readdressed_container_of_two_routes_is_one_transaction_whatever_the_size() -> None:
+    # Both members on its node go, then the node, then both come back: split anywhere in
+    # between, the node's delete would meet a member still using it (01070110).
+    from controller.core.model import Member, Node, Pool
+    from controller.core.plan import Policy, plan
+    from controller.run.apply import chunked
+
+    marker = owner_marker("c", "shop/api")
+    pools = [Pool("docker", f"shop_api_{r}", description=marker) for r in ("default", "admin")]
+
+    def members(address: str) -> list[Member]:
+        return [
+            Member(f"/docker/{p.name}", "docker", f"shop-api-1:{port}", address, description=marker)
+            for p, port in zip(pools, (80, 8081), strict=True)
+        ]
+
+    current = [*pools, *members("172.18.0.2"), Node("docker", "shop-api-1", "172.18.0.2")]
+    changes = plan([*pools, *members("172.18.0.9")], current, Policy("c"))
+    assert len(changes.items) == 5
+    for size in (1, 2, 3):
+        chunks = chunked([*changes.items], size)
+        assert [len(chunk) for chunk in chunks] == [5], size
+        assert [c.action for c in chunks[0]] == ["delete"] * 3 + ["create"] * 2
