@@ -53,6 +53,7 @@ from controller.bigip.replies import (
 from controller.core import model
 from controller.core.member_health import MemberId, member_states
 from controller.core.plan import Change, summary
+from controller.core.writes import Write, writes_of
 from controller.errors import (
     BigipError,
     BigipMalformed,
@@ -420,17 +421,19 @@ class BigipClient:
     # ----------------------------------------------------------------------- writes
 
     def apply(self, changes: Sequence[Change]) -> None:
-        """Write `changes` (already ordered) atomically: one transaction of N commands costs
-        N + 2 requests; a single change is sent on its own."""
+        """Write `changes` (already ordered) atomically: one request per change, but a pool
+        created here takes its new members in its POST (core/writes.py). More than one change
+        goes in a transaction (W requests cost W + 2); a single change is sent on its own."""
         if not changes:
             return
+        writes = writes_of(changes)
         if len(changes) == 1:
-            self._send(changes[0])
+            self._send(next(writes))
             return
         trans_id = self._start_transaction(len(changes))
         try:
-            for change in changes:
-                self._send(change)
+            for write in writes:
+                self._send(write)
         except BaseException:
             # Never commit a half-built transaction (B2). The device drops it after its
             # timeout anyway; deleting it only frees it sooner.
@@ -479,17 +482,11 @@ class BigipClient:
         except BigipError as exc:
             log.debug("could not delete abandoned transaction %s: %s", trans_id, exc)
 
-    def _send(self, change: Change) -> None:
-        obj = change.obj
-        what = change.describe()
-        if change.action == "create":
-            path, body = model.collection_url(obj), model.to_icontrol(obj)
+    def _send(self, write: Write) -> None:
+        path, body, what = write.path, write.body, write.describe()
+        if write.method == "POST":
             self._call("POST", path, what, lambda: self._device.create(path, body))
-        elif change.action == "update":
-            path, body = model.item_url(obj), model.update_body(obj)
+        elif write.method == "PATCH":
             self._call("PATCH", path, what, lambda: self._device.modify(path, body))
-        elif change.action == "delete":
-            path = model.item_url(obj)
-            self._call("DELETE", path, what, lambda: self._device.delete(path))
         else:
-            raise ValueError(f"{what}: unknown action {change.action!r}")
+            self._call("DELETE", path, what, lambda: self._device.delete(path))

@@ -45,6 +45,7 @@ from controller.core.model import (
     full_path,
     is_owned,
     key_of,
+    node_key_of,
     owner_of,
 )
 from controller.net import HostPort
@@ -86,6 +87,8 @@ def incumbent_claims(current: Iterable[BigipObject], cluster_id: str) -> dict[st
         elif isinstance(obj, WideIp):
             held[wide_ip_key(obj.name)] = owner
         elif isinstance(obj, Member):
+            # The device made the member's node (no marker): the member holds its name.
+            held.setdefault(object_claim(node_key_of(obj)).key, owner)
             addresses.setdefault(obj.address, set()).add(owner)
             port = obj.name.rsplit(":" if obj.name.count(":") == 1 else ".", 1)[-1]
             ports.setdefault((obj.address, port), set()).add(owner)

@@ -125,8 +125,8 @@ class Member:
 
 @dataclass(frozen=True)
 class Node:
-    """A node: created with the owner marker before the members that use it (a member would
-    create an unmarked one), so the controller only ever deletes nodes it made."""
+    """A node, as read from the device: creating a member creates its node (unmarked); the
+    controller never creates or updates one, and deletes only those core/plan.py says."""
 
     kind: ClassVar[str] = "ltm/node"
     partition: str

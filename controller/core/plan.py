@@ -8,12 +8,19 @@ Rules, in the order they apply:
 - Creates run in dependency order (the order of the kind table, model.KINDS), deletes in
   reverse, so nothing is created before what it references or deleted while something still
   references it.
-- Members of a pool that is deleted go with the pool. Nodes are desired objects like any
-  other, created with the owner marker before their members; an unmarked node only this
-  controller's members use is adopted (marked), and every other unmarked node is left alone.
-- A node this plan deletes whose address another desired node needs is deleted first, with its
-  members, before every create: Docker reuses addresses at once, the device refuses two nodes
-  with one address.
+- Members of a pool that is deleted go with the pool.
+- Nodes are never desired: creating a member creates its node on the device, unmarked
+  (ICONTROL-NOTES §2.2, "Creating a member auto-creates the node"), and nodes outlive their
+  members, so the plan deletes them (`_node_deletes`). A node in the partition goes once no
+  member on the device uses it after the run, and only if it carries this cluster's owner
+  marker (versions that created nodes explicitly marked them) or this run deletes the last
+  members that used it and they were all the controller's (a node the device made for them).
+  An unmarked node none of the controller's members used, and a node a foreign member still
+  uses, are never deleted.
+- A node this plan deletes whose address or name a desired member needs under another name or
+  address is deleted first, with its members, before every create: Docker reuses addresses at
+  once, and the device refuses two nodes with one address (0107176c) and a member whose node
+  has another address.
 - Mass-delete guard: when the policy says so (the first run after start-up), a run that would
   delete more than `mass_delete_threshold` of the owned objects writes nothing at all (emptied
   data groups would be as destructive as the deletes); every change is held back instead.
@@ -22,8 +29,9 @@ Rules, in the order they apply:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from controller.core.model import (
     KINDS,
@@ -38,6 +46,7 @@ from controller.core.model import (
     is_owned,
     key_of,
     must_replace,
+    node_key_of,
     owner_of,
     pool_of,
     spec_of,
@@ -51,14 +60,18 @@ _POOL_KINDS = frozenset(spec.member_of for spec in KINDS.values() if spec.member
 @dataclass(frozen=True)
 class Change:
     """One write. `obj` is the desired object for create/update, the current one for delete;
-    `before` is the current object an update replaces."""
+    `before` is the current object an update replaces. `workload` names the workload an
+    object without its own marker goes with (the delete of a node the device made for that
+    workload's members), so a split run keeps it in that workload's transaction."""
 
     action: ChangeAction
     obj: BigipObject
     before: BigipObject | None = None
+    workload: str = ""
 
-    @property
+    @cached_property
     def key(self) -> ObjectKey:
+        # Asked for many times per change (ordering, chunking, the view): computed once.
         return key_of(self.obj)
 
     def describe(self) -> str:
@@ -105,7 +118,9 @@ class _Draft:
 
 
 def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy: Policy) -> Changes:
-    wanted = {key_of(o): o for o in desired}
+    # Nodes are the device's to create; a node handed in as desired (a kept workload's, a
+    # draining member's) only says its member stays, which the member itself says.
+    wanted = {key_of(o): o for o in desired if not isinstance(o, Node)}
     present = {key_of(o): o for o in current}
 
     def owned(obj: BigipObject) -> bool:
@@ -116,8 +131,6 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
         before = present.get(key)
         if before is None:
             draft.creates.append(Change("create", obj))
-        elif not owned(before) and _adoptable(before, obj, present.values(), policy):
-            draft.updates.append(Change("update", obj, before))
         elif not owned(before):
             draft.conflicts.append(
                 f"{key}: exists on the BIG-IP without this controller's owner "
@@ -130,18 +143,20 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
             draft.updates.append(Change("update", obj, before))
 
     deleted_pools: set[ObjectKey] = set()
-    for key, obj in present.items():
-        if key not in wanted and owned(obj):
-            draft.deletes.append(Change("delete", obj))
-            if obj.kind in _POOL_KINDS:
+    for key, gone in present.items():
+        if key not in wanted and owned(gone) and not isinstance(gone, Node):
+            draft.deletes.append(Change("delete", gone))
+            if gone.kind in _POOL_KINDS:
                 deleted_pools.add(key)
     going_with_pools = [o for o in present.values() if _pool_key(o) in deleted_pools]
     # Members go away with their pool on the device: deleting them one by one is wasted writes.
     draft.deletes = [c for c in draft.deletes if _pool_key(c.obj) not in deleted_pools]
+    node_deletes = _node_deletes(wanted, present, draft, going_with_pools, owned)
+    draft.deletes += node_deletes
     detach, reattach = _monitor_swaps(draft.replace_deletes, wanted.values(), present)
     draft.replace_deletes += detach
     draft.updates += reattach
-    freeing = _freeing_address(wanted.values(), draft.deletes, going_with_pools)
+    freeing = _freeing(wanted.values(), node_deletes, draft.deletes, going_with_pools)
     first = {key_of(c.obj) for c in freeing}
     deletes = [c for c in draft.deletes if key_of(c.obj) not in first]
     items = (
@@ -188,49 +203,84 @@ def _pool_key(obj: BigipObject) -> ObjectKey | None:
     return ObjectKey(spec.member_of, pool_of(obj)) if spec.member_of else None
 
 
-def _freeing_address(
+def _node_deletes(
+    wanted: Mapping[ObjectKey, BigipObject],
+    present: Mapping[ObjectKey, BigipObject],
+    draft: _Draft,
+    going_with_pools: list[BigipObject],
+    owned: Callable[[BigipObject], bool],
+) -> list[Change]:
+    """The nodes no member uses once the run's changes are made, of those the controller may
+    delete (the module docstring has the rule). One pass over the members and one over the
+    nodes: linear in the objects."""
+    removed = {key_of(c.obj) for c in draft.deletes + draft.replace_deletes}
+    removed |= {key_of(o) for o in going_with_pools}
+    after: set[tuple[ObjectKey, str]] = set()  # (node, address) a member uses after the run
+    users: dict[ObjectKey, list[Member]] = {}  # node -> the members using it now
+    for key, obj in present.items():
+        if isinstance(obj, Member):
+            users.setdefault(node_key_of(obj), []).append(obj)
+            if key not in removed and (key not in wanted or not owned(obj)):
+                after.add((node_key_of(obj), obj.address))  # stays as it is
+    for key, obj in wanted.items():
+        before = present.get(key)
+        if isinstance(obj, Member) and (before is None or owned(before)):
+            after.add((node_key_of(obj), obj.address))
+    deletes = []
+    for key, node in present.items():
+        if not isinstance(node, Node) or (key, node.address) in after:
+            continue
+        were = users.get(key, [])
+        ours = bool(were) and all(key_of(m) in removed and owned(m) for m in were)
+        if owned(node) or ours:
+            # One workload's members used it: it goes in that workload's transaction. Used by
+            # several (a Docker node's address), it waits for all of them: no workload.
+            workloads = {owner_of(m).partition(" workload=")[2] for m in were}
+            deletes.append(Change("delete", node, workload=_only(workloads)))
+    return deletes
+
+
+def _only(values: set[str]) -> str:
+    return next(iter(values)) if len(values) == 1 else ""
+
+
+def _freeing(
     desired: Iterable[BigipObject],
+    node_deletes: list[Change],
     deletes: list[Change],
     going_with_pools: list[BigipObject],
 ) -> list[Change]:
     """Node deletes (with the deletes of their members) that must run before the creates.
 
-    Docker hands a freed address to the next container at once, and the device refuses two
-    nodes with one address (0107176c). A node this plan deletes anyway, whose address another
-    desired node needs, therefore goes first, in the same transaction; its members are
-    deleted explicitly first even when their pool goes later (a node in use cannot go)."""
-    wanted_by: dict[str, set[str]] = {}
+    Docker hands a freed address to the next container at once (and a recreated container
+    comes back under its name at a new address), while the device refuses two nodes with one
+    address (0107176c) and a member whose node has another address. A node this plan deletes
+    whose address or name a desired member needs under another name or address therefore goes
+    first, in the same transaction; its members are deleted explicitly first even when their
+    pool goes later (a node in use cannot go: 01070110)."""
+    by_address: dict[str, set[ObjectKey]] = {}
+    by_node: dict[ObjectKey, set[str]] = {}
     for obj in desired:
-        if isinstance(obj, Node):
-            wanted_by.setdefault(obj.address, set()).add(key_of(obj).path)
+        if isinstance(obj, Member):
+            by_address.setdefault(obj.address, set()).add(node_key_of(obj))
+            by_node.setdefault(node_key_of(obj), set()).add(obj.address)
     freeing = [
         c
-        for c in deletes
-        if isinstance(c.obj, Node) and wanted_by.get(c.obj.address, set()) - {c.key.path}
+        for c in node_deletes
+        if isinstance(c.obj, Node)
+        and (
+            by_address.get(c.obj.address, set()) - {c.key}
+            or by_node.get(c.key, set()) - {c.obj.address}
+        )
     ]
-    freed = {c.key.path for c in freeing}
+    freed = {c.key for c in freeing}
 
     def on_freed_node(obj: BigipObject) -> bool:
-        return isinstance(obj, Member) and f"/{obj.partition}/{obj.node}" in freed
+        return isinstance(obj, Member) and node_key_of(obj) in freed
 
     members = [c for c in deletes if on_freed_node(c.obj)]
     members += [Change("delete", o) for o in going_with_pools if on_freed_node(o)]
     return members + freeing
-
-
-def _adoptable(
-    before: BigipObject, after: BigipObject, current: Iterable[BigipObject], policy: Policy
-) -> bool:
-    """A node without a description that only this controller's members use: one a pool member
-    of this controller created (members create their node; versions before nodes carried the
-    marker left them so). It gets the marker; any other unmarked node is never touched."""
-    if not (isinstance(before, Node) and isinstance(after, Node)) or before.description:
-        return False
-    if before.address != after.address:
-        return False
-    path = key_of(before).path
-    users = [o for o in current if isinstance(o, Member) and f"/{o.partition}/{o.node}" == path]
-    return bool(users) and all(is_owned(owner_of(m), policy.cluster_id) for m in users)
 
 
 def _too_many_deletes(

@@ -82,19 +82,20 @@ def keep_workloads(
 
 
 def _released(kept: list[BigipObject], others: list[BigipObject]) -> list[BigipObject]:
-    """`kept` less the nodes (and their members) whose address another workload's new node
-    needs: Docker gave that address to a new container, so the kept container is gone and
-    its member can reach nothing of its own; holding it would block the valid workload."""
-    taken = {o.address: key_of(o) for o in others if isinstance(o, Node)}
-    freed = {
-        key_of(o)
-        for o in kept
-        if isinstance(o, Node) and taken.get(o.address, key_of(o)) != key_of(o)
-    }
+    """`kept` less the members (and their nodes, marked by older versions) whose address
+    another workload's new member needs under another node name: Docker gave that address to
+    a new container, so the kept container is gone and its member can reach nothing of its
+    own; holding it would block the valid workload (one address, one node)."""
+    taken = {o.address: node_key_of(o) for o in others if isinstance(o, Member)}
+
+    def gives_up(node: ObjectKey, address: str) -> bool:
+        return taken.get(address, node) != node
+
     return [
         o
         for o in kept
-        if key_of(o) not in freed and not (isinstance(o, Member) and node_key_of(o) in freed)
+        if not (isinstance(o, Member) and gives_up(node_key_of(o), o.address))
+        and not (isinstance(o, Node) and gives_up(key_of(o), o.address))
     ]
 
 
@@ -126,10 +127,8 @@ def keep_held_members(
             continue
         if pools.get(before.pool) != before.description or not before.description:
             continue
+        # Its node stays with it: the plan deletes no node a member uses.
         wanted[key] = before if serving else replace(before, enabled=False)
-        node = current.get(node_key_of(before))
-        if node is not None:
-            wanted.setdefault(node_key_of(before), node)  # a member cannot outlive its node
     return list(wanted.values())
 
 

@@ -1,44 +1,86 @@
 """The device as it looks after a set of changes: the cache a run keeps of what it applied.
 
 after_changes(current, changes) -> current'
+DeviceView(current).apply(changes)         (the same, in place, chunk after chunk)
 cache_was_in_sync(cache, change) -> bool   (drift accounting on a resync)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from controller.core.model import KINDS, BigipObject, Member, Node, ObjectKey, key_of
+from controller.core.model import (
+    KINDS,
+    BigipObject,
+    Member,
+    Node,
+    ObjectKey,
+    key_of,
+    pool_of,
+    spec_of,
+)
 from controller.core.plan import Change, Changes
 
 # Deleting a pool (LTM or GTM) deletes its members with it on the device.
 _POOLS_WITH_MEMBERS = frozenset(spec.member_of for spec in KINDS.values() if spec.member_of)
 
 
+class DeviceView:
+    """What the device holds once changes are applied, as far as the controller wrote them.
+
+    Kept in place: applying a change costs the same whatever the size of the device (members
+    are indexed by pool, so a pool's delete drops its members without a scan), and a run
+    applied in many transactions costs one copy of the state, not one per transaction.
+
+    Creating a member creates its node on the device (unmarked), so the view gains that node
+    too."""
+
+    def __init__(self, current: Mapping[ObjectKey, BigipObject]) -> None:
+        self.objects: dict[ObjectKey, BigipObject] = dict(current)
+        self._members: dict[ObjectKey, set[ObjectKey]] = {}  # pool -> its members' keys
+        for key, obj in self.objects.items():
+            self._index(key, obj)
+
+    def _pool_key(self, obj: BigipObject) -> ObjectKey | None:
+        spec = spec_of(obj)
+        return ObjectKey(spec.member_of, pool_of(obj)) if spec.member_of else None
+
+    def _index(self, key: ObjectKey, obj: BigipObject) -> None:
+        pool = self._pool_key(obj)
+        if pool is not None:
+            self._members.setdefault(pool, set()).add(key)
+
+    def _drop(self, key: ObjectKey) -> None:
+        obj = self.objects.pop(key, None)
+        if obj is None:
+            return
+        pool = self._pool_key(obj)
+        if pool is not None:
+            self._members.get(pool, set()).discard(key)
+        if obj.kind in _POOLS_WITH_MEMBERS:
+            for member in self._members.pop(key, set()):
+                self.objects.pop(member, None)
+
+    def apply(self, changes: Iterable[Change]) -> DeviceView:
+        for change in changes:
+            key = change.key
+            if change.action == "delete":
+                self._drop(key)
+                continue
+            self.objects[key] = change.obj
+            self._index(key, change.obj)
+            if isinstance(change.obj, Member):
+                member = change.obj
+                node = Node(partition=member.partition, name=member.node, address=member.address)
+                self.objects.setdefault(key_of(node), node)
+        return self
+
+
 def after_changes(
     current: Mapping[ObjectKey, BigipObject], changes: Changes
 ) -> dict[ObjectKey, BigipObject]:
-    """What the device holds once `changes` applied, as far as the controller wrote it.
-
-    A member whose node the run did not create (an unmarked one it adopted, say) creates it on
-    the device, so the view gains that node too."""
-    state = dict(current)
-    for change in changes.items:
-        key = change.key
-        if change.action == "delete":
-            state.pop(key, None)
-            if change.obj.kind in _POOLS_WITH_MEMBERS:
-                prefix = f"/{change.obj.partition}/{change.obj.name}/members/"
-                for other in [k for k in state if k.path.startswith(prefix)]:
-                    del state[other]
-        else:
-            state[key] = change.obj
-            if isinstance(change.obj, Member):
-                node = Node(
-                    partition=change.obj.partition, name=change.obj.node, address=change.obj.address
-                )
-                state.setdefault(key_of(node), node)
-    return state
+    """What the device holds once `changes` applied (a new dict; `current` is left alone)."""
+    return DeviceView(current).apply(changes.items).objects
 
 
 def cache_was_in_sync(cache: Mapping[ObjectKey, BigipObject], change: Change) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from controller.core.model import BigipObject, ObjectKey, owner_of
 from controller.core.plan import Change, Changes
-from controller.core.view import after_changes
+from controller.core.view import DeviceView
 from controller.errors import BigipRejected
 
 # (workloads to hold as they are on the device, the device state) -> the changes to make
@@ -25,8 +25,9 @@ Planner = Callable[[frozenset[str], Mapping[ObjectKey, BigipObject]], Changes]
 
 
 def workload_of(change: Change) -> str:
-    """The workload an owned object belongs to; "" for shared objects."""
-    return owner_of(change.obj).partition(" workload=")[2]
+    """The workload an owned object belongs to (or, for a node, the workload whose members
+    used it); "" for shared objects."""
+    return owner_of(change.obj).partition(" workload=")[2] or change.workload
 
 
 class LeadershipLost(Exception):
@@ -35,9 +36,13 @@ class LeadershipLost(Exception):
 
 @dataclass
 class Outcome:
-    current: dict[ObjectKey, BigipObject]  # the device after what was applied
+    view: DeviceView  # the device after what was applied
     applied: list[Change] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)  # workload -> the device's message
+
+    @property
+    def current(self) -> dict[ObjectKey, BigipObject]:
+        return self.view.objects
 
 
 class Applier:
@@ -61,7 +66,7 @@ class Applier:
 
         Raises the device's error when what it refuses belongs to no workload (a shared
         object), and every non-refusal error (timeouts, 5xx, auth) as it comes."""
-        outcome = Outcome(dict(current))
+        outcome = Outcome(DeviceView(current))
         try:
             self._commit(changes, outcome)
             return outcome
@@ -122,7 +127,7 @@ class Applier:
             if not self.still_writer():
                 raise LeadershipLost(f"{len(outcome.applied)} change(s) applied before")
             self.client.apply(chunk)  # type: ignore[attr-defined]
-            outcome.current = after_changes(outcome.current, Changes(items=tuple(chunk)))
+            outcome.view.apply(chunk)
             outcome.applied.extend(chunk)
 
 
@@ -133,19 +138,21 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
     A run small enough goes in one transaction. A larger one keeps a replaced object's
     delete next to its create (with the node a readdressed member frees in between), so a
     commit never holds a member's delete without its return, and otherwise cuts between
-    workloads where it can: the plan's leading deletes first, then shared creates and updates,
+    workloads where it can: the plan's leading deletes first (those it put before the
+    creates), then shared creates and updates,
     then each workload whole, shared deletes last. A replace is never split, even past `size`."""
     if len(items) <= size:
         return [items] if items else []
     # The deletes the plan put before every create (replaced objects, freed addresses) stay
-    # first: a create in a later group may need what they free.
-    first_create = next((i for i, c in enumerate(items) if c.action == "create"), len(items))
+    # first: a create in a later group may need what they free. A run without creates has
+    # none: its deletes go by workload like any other.
+    first_create = next((i for i, c in enumerate(items) if c.action == "create"), 0)
     leading = {id(c) for c in items[:first_create]}
     groups: dict[str, list[list[Change]]] = {}
     for molecule in _molecules(items):
         head = molecule[0]
         owner = "~first" if id(head) in leading else workload_of(head)
-        groups.setdefault(owner or _shared_group(head, items), []).append(molecule)
+        groups.setdefault(owner or _shared_group(head), []).append(molecule)
     rank = {"~first": 0, "~shared": 1, "~shared-deletes": 3}
     order = sorted(groups, key=lambda g: rank.get(g, 2))
     chunks: list[list[Change]] = []
@@ -166,12 +173,24 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
 
 def _molecules(items: list[Change]) -> list[list[Change]]:
     """Changes that must share a transaction: delete + create of one key (a replace), with
-    the node the replaced member used (deleted, and created again when it is readdressed) in
-    between. Everything else alone."""
+    the node the replaced member used (deleted, and made again by the create when it is
+    readdressed) in between, and the other members replaced on that node; a new pool with
+    its new members, which go in its POST (core/writes.py), even past the transaction size
+    (they are one request). Everything else alone. Linear: partners are looked up by key."""
     creates = {c.key: c for c in items if c.action == "create"}
     node_deletes = {
         c.key.path: c for c in items if c.action == "delete" and c.obj.kind == "ltm/node"
     }
+    replaced_on: dict[str, list[Change]] = {}  # node -> deletes of its replaced members
+    for change in items:
+        if change.action == "delete" and change.key in creates and _node_path(change.obj):
+            replaced_on.setdefault(_node_path(change.obj), []).append(change)
+    joining: dict[str, list[Change]] = {}  # new pool -> its new members
+    for change in items:
+        pool = getattr(change.obj, "pool", "")
+        new_member = change.action == "create" and change.obj.kind == "ltm/pool/members"
+        if new_member and ObjectKey("ltm/pool", pool) in creates:
+            joining.setdefault(pool, []).append(change)
     used: set[int] = set()
     molecules = []
     for change in items:
@@ -183,10 +202,15 @@ def _molecules(items: list[Change]) -> list[list[Change]]:
             node = _node_path(change.obj)
             freed = node_deletes.get(node) if node else None
             if freed is not None and id(freed) not in used:
-                molecule.append(freed)
-                back = creates.get(freed.key)  # the node comes back at its new address
-                molecule += [back] if back is not None and id(back) not in used else []
-            molecule.append(partner)
+                # Every replaced member on the node (one per route of a readdressed
+                # container) goes before it, and comes back after it.
+                gone = [d for d in replaced_on[node] if id(d) not in used]
+                molecule = [*gone, freed, *(creates[d.key] for d in gone)]
+            else:
+                molecule.append(partner)
+        elif change.action == "create" and change.obj.kind == "ltm/pool":
+            path = f"/{change.obj.partition}/{change.obj.name}"
+            molecule += [m for m in joining.get(path, []) if id(m) not in used]
         used.update(id(c) for c in molecule)
         molecules.append(molecule)
     return molecules
@@ -197,13 +221,9 @@ def _node_path(obj: BigipObject) -> str:
     return f"/{obj.partition}/{node}" if obj.kind == "ltm/pool/members" and node else ""
 
 
-def _shared_group(change: Change, items: list[Change]) -> str:
-    """Unowned changes: the nodes go with the workload whose member uses them; the rest are
-    shared objects, created and updated before the workloads and deleted after them."""
-    if change.obj.kind == "ltm/node":
-        for other in items:
-            if _node_path(other.obj) == change.key.path and workload_of(other):
-                return workload_of(other)
+def _shared_group(change: Change) -> str:
+    """Changes of no workload: shared objects, created and updated before the workloads and
+    deleted after them."""
     return "~shared-deletes" if change.action == "delete" else "~shared"
 
 

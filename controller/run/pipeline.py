@@ -28,7 +28,6 @@ from controller.core.model import (
     ObjectKey,
     is_owned,
     key_of,
-    node_key_of,
     owner_of,
 )
 from controller.core.plan import Change, Changes, Policy, plan
@@ -381,11 +380,7 @@ class Pipeline:
             if key in wanted or now >= deadline or member.pool not in pools or reused:
                 del self.draining[key]
                 continue
-            objects.append(member)
-            node = current.get(node_key_of(member))
-            if node is not None and node_key_of(member) not in wanted:
-                objects.append(node)  # a draining member keeps its node
-                wanted.add(node_key_of(member))
+            objects.append(member)  # its node stays too: the plan deletes no node in use
         return objects
 
     def _log_applied(self, applied: list[Change]) -> None:

@@ -85,7 +85,30 @@ def after_store(
     if collection == "ltm/virtual" and old is not None and old["destination"] != obj["destination"]:
         gc_virtual_address(store, old["destination"])
     if "members" in subs and collection in ("ltm/pool", "gtm/pool/a"):
-        _replace_members(store, target, obj, subs["members"])
+        if old is None:
+            _create_members_or_nothing(store, target, obj, subs["members"])
+        else:
+            _replace_members(store, target, obj, subs["members"])
+
+
+def _create_members_or_nothing(
+    store: Store, target: Target, pool: Json, entries: list[Any]
+) -> None:
+    """A pool POST with its members is one request: when a member is refused (a node with its
+    address under another name, 0107176c), neither the pool nor the members and nodes made
+    before it stay. decision: a single request is one mcpd change, all or nothing, as a
+    transaction is (ICONTROL-NOTES §2.4); no capture shows a partial pool."""
+    nodes_before = set(store.objects("ltm/node"))
+    try:
+        _replace_members(store, target, pool, entries)
+    except SimError:
+        assert target.container is not None
+        target.container.pop(pool["fullPath"], None)
+        nodes = store.objects("ltm/node")
+        for path in set(nodes) - nodes_before:
+            del nodes[path]
+        store.on_change()
+        raise
 
 
 def _check_ip_clash(store: Store, address: str, path: str) -> None:

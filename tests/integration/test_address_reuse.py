@@ -242,10 +242,13 @@ def test_a_draining_member_survives_a_failed_run_and_gives_its_address_up(
 
     # The run that starts draining a-www-2 fails (one 503); the retry must still drain it.
     loop.sim.faults.add(method="POST", path=r"/mgmt/tm/transaction$", status=503, times=1)
-    successes = loop.runs("success")
     compose.run(a, "up", "-d", "--scale", "www=1")
-    wait_until(lambda: loop.runs("error") == 1, 10, "the injected failure")
-    wait_until(lambda: loop.runs("success") > successes, 10, "the retry after the failure")
+    # The retry is the first success that started after the failed run (a run the first
+    # sync's late events triggered may still end after the scale-down was issued).
+    wait_until(lambda: _last_run_failed(loop), 10, "the injected failure")
+    failed = loop.reconciler.last_run
+    assert failed is not None and loop.runs("error") == 1
+    wait_until(lambda: _succeeded_since(loop, failed.started), 10, "the retry after the failure")
     rejected = loop.registry.get_sample_value("bigip_ctlr_workloads", {"state": "rejected"})
     assert not rejected, loop.reconciler.rejected
     view = device_view(loop.sim, prefix)
@@ -265,3 +268,13 @@ def test_a_draining_member_survives_a_failed_run_and_gives_its_address_up(
     print(f"\ndrained address handed over {time.time() - start:.3f} s after the start")
     assert a_www2 not in device_view(loop.sim, prefix).nodes
     assert loop.runs("error") == 1  # only the injected one
+
+
+def _last_run_failed(loop: ControllerLoop) -> bool:
+    last = loop.reconciler.last_run
+    return last is not None and last.result == "error"
+
+
+def _succeeded_since(loop: ControllerLoop, started: float) -> bool:
+    last = loop.reconciler.last_success
+    return last is not None and last.started > started

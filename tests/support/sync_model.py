@@ -30,6 +30,8 @@ Always, even under an active fault:
      group without the owner marker, and an unmarked node with no description and no members)
      are identical to what they were, generation included (a rewrite of equal content counts).
   Every run ends as "success" or "error": it never raises.
+  5. Nodes are the device's: no run creates, replaces or updates a node (members make them;
+     the controller only deletes them, and 1b says which remain).
 
 After every step without an active fault (no outage, no injected fault with uses left); when a
 fault answered during the step's run, one more run (it re-reads the device) must succeed first:
@@ -626,6 +628,12 @@ class SyncModel(RuleBasedStateMachine):
         self.h.clock.now = self.now
         mark, slow = len(self.sim.requests), sum(f.hits for f in self.slow)
         result = self.h.run(resync=resync)
+        node_writes = [
+            (r.method, r.path)
+            for r in self.sim.requests[mark:]
+            if r.method in ("POST", "PUT", "PATCH") and r.path.startswith("/mgmt/tm/ltm/node")
+        ]
+        assert not node_writes, f"invariant 5: the controller wrote nodes: {node_writes}"
         if sum(f.hits for f in self.slow) != slow:
             self._wait_for_commit(mark)
         if result.result == "success":

@@ -589,11 +589,11 @@ SHARED = [
     "+ ltm/data-group/internal /docker/hosts",
     "+ ltm/virtual /docker/shared_http_vs",
 ]
+# No node lines: a member's create makes its node on the device (core/plan.py).
 PLANNED = {
     "web.yml": [
         "+ ltm/monitor /docker/shop_www_default_mon",
         "+ ltm/pool /docker/shop_www_default",
-        "+ ltm/node /docker/shop-www-1",
         "+ ltm/pool/members /docker/shop_www_default/members/shop-www-1:80",
     ],
     "multi-route.yml": [
@@ -601,7 +601,6 @@ PLANNED = {
         "+ ltm/monitor /docker/shop_api_default_mon",
         "+ ltm/pool /docker/shop_api_admin",
         "+ ltm/pool /docker/shop_api_default",
-        "+ ltm/node /docker/shop-api-1",
         "+ ltm/pool/members /docker/shop_api_admin/members/shop-api-1:8081",
         "+ ltm/pool/members /docker/shop_api_default/members/shop-api-1:80",
     ],
@@ -609,7 +608,6 @@ PLANNED = {
         "+ ltm/monitor /docker/data_postgres_default_mon",
         "+ ltm/pool /docker/data_postgres_default",
         "+ ltm/virtual /docker/data_postgres_default_vs",
-        "+ ltm/node /docker/data-postgres-1",
         "+ ltm/pool/members /docker/data_postgres_default/members/data-postgres-1:5432",
     ],
     "swarm-stack.yml": [  # 3 replicas, members=node: one member per node, this host offline
@@ -618,7 +616,6 @@ PLANNED = {
         "+ ltm/pool /docker/examples_web_default",
         "+ ltm/pool /docker/examples_web_tls",
         "+ ltm/virtual /docker/examples_web_tls_vs",
-        f"+ ltm/node /docker/{NODE}",
         f"+ ltm/pool/members /docker/examples_web_default/members/{NODE}:8080",
         f"+ ltm/pool/members /docker/examples_web_tls/members/{NODE}:8080",
     ],

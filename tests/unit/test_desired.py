@@ -25,7 +25,6 @@ from controller.core.model import (
     IRule,
     Member,
     Monitor,
-    Node,
     Pool,
     Route,
     Virtual,
@@ -149,8 +148,6 @@ def test_first_round_of_a_compose_workload() -> None:
         Member(pool, "docker", "shop-www-1:80", "172.18.0.11", 1, True, SHOP),
         Member(pool, "docker", "shop-www-2:80", "172.18.0.12", 1, True, SHOP),
         # Each container's node, created with the owner marker before its member.
-        Node("docker", "shop-www-1", "172.18.0.11", SHOP),
-        Node("docker", "shop-www-2", "172.18.0.12", SHOP),
         DataGroup("docker", "hosts", (("www.example.com", pool),), MARK),
         DataGroup(
             "docker",
@@ -206,9 +203,7 @@ def test_first_round_of_a_compose_workload() -> None:
         "ltm/pool /docker/shop_www_default",
         "ltm/pool/members /docker/shop_www_default/members/shop-www-1:80",
         "ltm/pool/members /docker/shop_www_default/members/shop-www-2:80",
-        "ltm/node /docker/shop-www-1",
-        "ltm/node /docker/shop-www-2",
-    }
+    }  # no nodes: the device makes them for the members
     assert desired.drain == {}
 
 
@@ -239,9 +234,8 @@ def test_second_round_scale_up_adds_one_member_and_records_only() -> None:
     first, second = build(www(1, 2)), build(www(1, 2, 3))
     added = set(second.objects) - set(first.objects)
     removed = set(first.objects) - set(second.objects)
-    assert {type(o).__name__ for o in added} == {"Member", "Node", "DataGroup"}
+    assert {type(o).__name__ for o in added} == {"Member", "DataGroup"}
     assert [o.name for o in added if isinstance(o, Member)] == ["shop-www-3:80"]
-    assert [o.name for o in added if isinstance(o, Node)] == ["shop-www-3"]
     assert [o.name for o in removed] == ["endpoints"]
     # The one data group that changes is `endpoints`: `hosts` does not depend on replicas.
     assert records(second, "hosts") == records(first, "hosts")
@@ -252,7 +246,6 @@ def test_second_round_scale_up_adds_one_member_and_records_only() -> None:
     }
     changes = plan(second.objects, first.objects, Policy(cluster_id="default"))
     assert sorted(c.describe() for c in changes.items) == [
-        "create ltm/node /docker/shop-www-3",
         "create ltm/pool/members /docker/shop_www_default/members/shop-www-3:80",
         "update ltm/data-group/internal /docker/endpoints",
     ]

@@ -105,15 +105,31 @@ def node(name: str, address: str, description: str = OWNER) -> Node:
     return Node(partition="docker", name=name, address=address, description=description)
 
 
-def test_removed_pool_takes_its_members_and_its_nodes_with_it() -> None:
+def implicit(name: str, address: str) -> Node:
+    """A node the device made for a member (ICONTROL-NOTES §2.2): no description."""
+    return Node(partition="docker", name=name, address=address)
+
+
+def test_nodes_are_never_created_or_updated_the_device_makes_them() -> None:
+    desired = [pool(), member("shop-www-1:80", "172.18.0.2"), node("shop-www-1", "172.18.0.2")]
+    assert actions(plan(desired, [], POLICY)) == [
+        "create ltm/pool /docker/shop_www_default",
+        "create ltm/pool/members /docker/shop_www_default/members/shop-www-1:80",
+    ]
+    # A node made by the member, or marked by an older version: no change, no adoption.
+    for made in (implicit("shop-www-1", "172.18.0.2"), node("shop-www-1", "172.18.0.2")):
+        assert not plan(desired, [*desired[:2], made], POLICY)
+
+
+def test_removed_pool_takes_its_members_and_the_nodes_they_used() -> None:
     current = [
         pool(),
         member("shop-www-1:80", "172.18.0.2"),
         member("shop-www-2:80", "172.18.0.3"),
-        node("shop-www-1", "172.18.0.2"),
-        node("shop-www-2", "172.18.0.3"),
+        implicit("shop-www-1", "172.18.0.2"),  # made by the device for our member
+        node("shop-www-2", "172.18.0.3"),  # created with the marker by an older version
         node("keep", "172.18.0.9", description="by hand"),
-        node("unmarked", "172.18.0.10", description=""),
+        implicit("unmarked", "172.18.0.10"),  # no member of ours ever used it
     ]
     changes = plan([], current, POLICY)
     assert actions(changes) == [
@@ -126,63 +142,92 @@ def test_removed_pool_takes_its_members_and_its_nodes_with_it() -> None:
 def test_scale_down_deletes_member_then_its_node() -> None:
     keep = member("shop-www-1:80", "172.18.0.2")
     gone = member("shop-www-2:80", "172.18.0.3")
-    current = [
-        pool(),
-        keep,
-        gone,
-        node("shop-www-1", "172.18.0.2"),
-        node("shop-www-2", "172.18.0.3"),
-    ]
-    changes = plan([pool(), keep, node("shop-www-1", "172.18.0.2")], current, POLICY)
+    nodes = [implicit("shop-www-1", "172.18.0.2"), implicit("shop-www-2", "172.18.0.3")]
+    changes = plan([pool(), keep], [pool(), keep, gone, *nodes], POLICY)
     assert actions(changes) == [f"delete {key_of(gone)}", "delete ltm/node /docker/shop-www-2"]
 
 
-def test_an_unmarked_node_is_never_deleted() -> None:
-    # Regression: a node without a description was taken for one the controller's members had
-    # made, and deleted once an owned member using it went.
-    gone = member("shop-www-2:80", "172.18.0.3")
-    operators = Node(partition="docker", name="shop-www-2", address="172.18.0.3")
-    changes = plan([pool()], [pool(), gone, operators], POLICY)
-    assert actions(changes) == [f"delete {key_of(gone)}"]
+def test_an_unmarked_node_no_member_of_ours_used_is_never_deleted() -> None:
+    # Regression (adapted to implicit nodes): an unmarked node is deleted only with the last
+    # of the controller's members that used it, never because it looks unused.
+    operators = implicit("by-hand", "172.18.0.3")
+    assert not plan([pool()], [pool(), operators], POLICY)
+    theirs_gone = Member("/docker/p", "docker", "x-1:80", "172.18.0.4", description="by hand")
+    assert not plan([], [implicit("x-1", "172.18.0.4"), theirs_gone], POLICY)
 
 
-def test_an_unmarked_node_only_owned_members_use_is_adopted() -> None:
-    # Nodes made by members of older versions carry no marker: they get it, in place.
-    used = member("shop-www-1:80", "172.18.0.2")
-    legacy = Node(partition="docker", name="shop-www-1", address="172.18.0.2")
-    marked = node("shop-www-1", "172.18.0.2")
-    assert actions(plan([pool(), used, marked], [pool(), used, legacy], POLICY)) == [
-        "update ltm/node /docker/shop-www-1"
-    ]
-    # One an unowned member also uses, or one nobody uses, is not the controller's to mark.
+def test_a_node_a_foreign_member_uses_is_never_deleted() -> None:
+    ours = member("shop-www-1:80", "172.18.0.2")
     theirs = Member("/docker/p", "docker", "shop-www-1:8080", "172.18.0.2")
-    assert plan([pool(), used, marked], [pool(), used, theirs, legacy], POLICY).conflicts
-    assert plan([marked], [legacy], POLICY).conflicts
+    marked = node("shop-www-1", "172.18.0.2")
+    changes = plan([pool()], [pool(), ours, theirs, marked], POLICY)
+    assert actions(changes) == [f"delete {key_of(ours)}"]
+    # A foreign member in our pool goes with the pool, but it was not ours: the unmarked node
+    # stays.
+    stranger = Member(f"/docker/{pool().name}", "docker", "shop-www-9:80", "172.18.0.9")
+    changes = plan([], [pool(), stranger, implicit("shop-www-9", "172.18.0.9")], POLICY)
+    assert actions(changes) == ["delete ltm/pool /docker/shop_www_default"]
 
 
 def test_node_shared_by_two_pools_survives_until_its_last_member_goes() -> None:
     a = member("shop-www-1:80", "172.18.0.2", pool_name="a")
     b = member("shop-www-1:8080", "172.18.0.2", pool_name="b")
-    shared = node("shop-www-1", "172.18.0.2")
-    changes = plan([pool("a"), pool("b"), b, shared], [pool("a"), pool("b"), a, b, shared], POLICY)
+    shared = implicit("shop-www-1", "172.18.0.2")
+    changes = plan([pool("a"), pool("b"), b], [pool("a"), pool("b"), a, b, shared], POLICY)
     assert actions(changes) == [f"delete {key_of(a)}"]
+    changes = plan([pool("a"), pool("b")], [pool("a"), pool("b"), b, shared], POLICY)
+    assert actions(changes) == [f"delete {key_of(b)}", "delete ltm/node /docker/shop-www-1"]
 
 
-def test_container_back_with_new_address_replaces_member_and_node_before_create() -> None:
+def test_container_back_with_new_address_deletes_member_and_node_before_create() -> None:
+    # The member's create makes the node again at the new address; the old node must be gone
+    # first (the device refuses a member whose node has another address).
     old = member("shop-www-1:80", "172.18.0.2")
     new = member("shop-www-1:80", "172.18.0.7")
-    changes = plan(
-        [pool(), new, node("shop-www-1", "172.18.0.7")],
-        [pool(), old, node("shop-www-1", "172.18.0.2")],
-        POLICY,
-    )
+    changes = plan([pool(), new], [pool(), old, implicit("shop-www-1", "172.18.0.2")], POLICY)
     assert actions(changes) == [
         f"delete {key_of(old)}",
         "delete ltm/node /docker/shop-www-1",
-        "create ltm/node /docker/shop-www-1",
         f"create {key_of(new)}",
     ]
-    assert changes.items[0].obj == old and changes.items[3].obj == new
+    assert changes.items[0].obj == old and changes.items[2].obj == new
+
+
+def test_an_address_given_to_another_container_is_freed_before_the_creates() -> None:
+    # Docker gave 172.18.0.2 to shop-api-1 as shop-www-1 went, pool and all.
+    gone_pool, gone = pool(), member("shop-www-1:80", "172.18.0.2")
+    api = member("shop-api-1:80", "172.18.0.2", pool_name="shop_api_default")
+    changes = plan(
+        [pool("shop_api_default"), api],
+        [gone_pool, gone, node("shop-www-1", "172.18.0.2")],
+        POLICY,
+    )
+    assert actions(changes) == [
+        f"delete {key_of(gone)}",  # explicit: its node cannot go while it is there
+        "delete ltm/node /docker/shop-www-1",
+        "create ltm/pool /docker/shop_api_default",
+        f"create {key_of(api)}",
+        "delete ltm/pool /docker/shop_www_default",
+    ]
+
+
+def test_upgrade_from_marked_nodes_keeps_them_while_used_and_deletes_them_after() -> None:
+    # Versions before implicit nodes created each node with the owner marker. After the
+    # upgrade nothing is written for them while their members serve (no traffic lost)...
+    used = member("shop-www-1:80", "172.18.0.2")
+    marked = node("shop-www-1", "172.18.0.2")
+    shared = node("docker-node1", "192.0.2.1", description=owner_marker("c1"))
+    mesh = member("docker-node1:30080", "192.0.2.1", pool_name="shop_web_default")
+    desired = [pool(), used, pool("shop_web_default"), mesh]
+    assert not plan(desired, [*desired, marked, shared], POLICY)
+    # ... and each goes with the last member using it, like a node the device made.
+    changes = plan([pool(), pool("shop_web_default")], [*desired, marked, shared], POLICY)
+    assert actions(changes) == [
+        f"delete {key_of(mesh)}",
+        f"delete {key_of(used)}",
+        "delete ltm/node /docker/docker-node1",
+        "delete ltm/node /docker/shop-www-1",
+    ]
 
 
 def test_mass_delete_guard_holds_deletes_on_first_run() -> None:
@@ -251,3 +296,25 @@ def test_an_ipv6_virtual_server_gets_an_ipv6_mask() -> None:
     v4 = Virtual(partition="docker", name="vs4", destination="/docker/10.0.0.9:443")
     assert to_icontrol(v6)["mask"] == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
     assert to_icontrol(v4)["mask"] == "255.255.255.255"
+
+
+def test_a_node_delete_names_the_one_workload_whose_members_used_it() -> None:
+    # A split run keeps it in that workload's transaction (run/apply.py chunked); a node
+    # several workloads' members used (a Docker node's address) names none and goes last.
+    api_owner = owner_marker("c1", "shop/api")
+    www = member("node1:30080", "192.0.2.1", pool_name="www")
+    api = Member("/docker/api", "docker", "node1:30081", "192.0.2.1", description=api_owner)
+    one = member("shop-www-1:80", "172.18.0.2", pool_name="www")
+    current = [
+        pool("www"),
+        Pool("docker", "api", description=api_owner),
+        www,
+        api,
+        one,
+        implicit("node1", "192.0.2.1"),
+        implicit("shop-www-1", "172.18.0.2"),
+    ]
+    nodes = {
+        c.key.path: c.workload for c in plan([], current, POLICY).items if c.obj.kind == "ltm/node"
+    }
+    assert nodes == {"/docker/node1": "", "/docker/shop-www-1": "shop/www"}

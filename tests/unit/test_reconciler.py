@@ -47,18 +47,18 @@ def test_first_run_creates_then_no_change_runs_cost_nothing(simulator: Simulator
     assert h.requests() == 0, h.last_requests
 
 
-def test_adding_one_replica_costs_one_transaction_of_at_most_five_requests(
+def test_adding_one_replica_costs_one_transaction_of_four_requests(
     simulator: Simulator,
 ) -> None:
-    # POST the transaction, its node (created with the owner marker), its member, the
-    # endpoints data group, commit.
+    # POST the transaction, its member (which makes its node), the endpoints data group,
+    # commit.
     source = FakeSource([workload("www", ["172.18.0.2"])])
     h = Harness(simulator, source)
     assert h.run().result == "success"
     source.workloads = [workload("www", ["172.18.0.2", "172.18.0.3"])]
     result = h.run()
     assert result.result == "success", result.error
-    assert h.requests() <= 5, h.last_requests
+    assert h.requests() == 4, h.last_requests
     assert h.last_requests[("POST", 200)] >= 1
     transactions = [
         r for r in simulator.requests if r[0] == "POST" and r[1].endswith("/transaction")

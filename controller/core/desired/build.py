@@ -59,19 +59,19 @@ from controller.core.model import (
     DataGroup,
     Member,
     Monitor,
-    Node,
     ObjectKey,
     Pool,
     Virtual,
     full_path,
     key_of,
+    node_key_of,
     owner_marker,
 )
 from controller.net import HostPort
 from controller.settings import Settings
 from controller.workloads import Workload, WorkloadState
 
-_NAMED = (Pool, Monitor, Virtual, Node)  # kinds whose names are a workload's own
+_NAMED = (Pool, Monitor, Virtual)  # kinds whose names are a workload's own (and nodes')
 
 
 def build_desired(
@@ -108,9 +108,6 @@ def build_desired(
     for built in accepted:
         for obj in built.objects:
             add(obj, built.id)
-    for built in accepted:
-        for node in built.shared_nodes:
-            add(node)
 
     # Data groups: always present, so the iRules find them whatever runs.
     hosts = sorted({key: value for b in accepted for key, value in b.hosts}.items())
@@ -213,7 +210,6 @@ class _Built:
     warnings: list[Problem] = field(default_factory=list)  # reported, objects kept
     notices: list[Problem] = field(default_factory=list)  # instances left out
     held: dict[ObjectKey, bool] = field(default_factory=dict)  # member -> instance serves
-    shared_nodes: list[Node] = field(default_factory=list)  # Docker nodes' addresses
     no_members: bool = False
 
     @property
@@ -263,7 +259,7 @@ def _build(workload: Workload, settings: Settings) -> _Built | None:
     built.claims += [object_claim(key_of(o)) for o in built.objects if isinstance(o, _NAMED)]
     if built.problems:
         built.objects, built.hosts, built.endpoints, built.gtm, built.subnets = [], [], [], [], []
-        built.notices, built.held, built.shared_nodes = [], {}, []
+        built.notices, built.held = [], {}
     return built
 
 
@@ -302,12 +298,12 @@ def _build_route(
     built.objects.append(pool)
     members = pool_members(found, route, pool_path, partition, marker)
     built.objects.extend(members)
-    # Nodes carry the owner marker too, so the controller only ever deletes nodes it made. A
-    # container's node is its workload's; a Docker node's address serves every workload.
-    container_nodes = member_mode(route, settings) == "container"
-    node_marker = marker if container_nodes else owner_marker(settings.cluster_id)
-    nodes = {m.node: Node(partition, m.node, m.address, node_marker) for m in members}
-    (built.objects if container_nodes else built.shared_nodes).extend(nodes.values())
+    # No node objects: the device creates a member's node (core/plan.py deletes it once no
+    # member uses it). A container's node name is its workload's own all the same: two
+    # workloads may not put two addresses under one node name. A Docker node's name (node
+    # and host modes) serves every workload at its address.
+    if member_mode(route, settings) == "container":
+        built.claims += [object_claim(node_key_of(m)) for m in members]
     if not any(m.enabled for m in members):
         built.no_members = True
     if route.drain > 0:
