@@ -128,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the simulator's certificate here so clients can trust it",
     )
+    sim.add_argument(
+        "--cert-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also name this IP address or DNS name in the certificate (repeatable); "
+        "loopback and the --listen address are always in it",
+    )
     sim.add_argument("--username", default="admin")
     sim.add_argument(
         "--password-file",
@@ -251,6 +259,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         cert_out=args.cert_out,
         username=args.username,
         password=password,
+        cert_names=tuple(args.cert_name),
     )
 
 

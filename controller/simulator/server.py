@@ -28,7 +28,7 @@ from controller.simulator.faults import Faults
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
 from controller.simulator.persistence import load_state, save_state
 from controller.simulator.store import Store
-from controller.simulator.tls import make_certificate, server_context
+from controller.simulator.tls import certificate_names, make_certificate, server_context
 from controller.simulator.transactions import COORDINATION_HEADER, Transactions
 
 
@@ -45,6 +45,7 @@ class Simulator:
         state_file: str | None = None,
         token_timeout: int = 1200,
         cert_dir: str | None = None,
+        cert_names: tuple[str, ...] = (),
     ) -> None:
         self.clock_offset = 0.0
         self.auth = Auth(username, password, token_timeout, clock=self.now)
@@ -52,6 +53,7 @@ class Simulator:
         self.port = port
         self.state_file = Path(state_file) if state_file else None
         self._cert_dir_arg = cert_dir
+        self.cert_names = certificate_names(host, cert_names)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -83,7 +85,7 @@ class Simulator:
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="bigip-sim-")
             cert_dir = Path(self._tmp.name)
-        ca, cert, key = make_certificate(cert_dir)
+        ca, cert, key = make_certificate(cert_dir, self.cert_names)
         server = HTTPSServer((self.host, self.port), RequestHandler)
         server.sim = self
         server.tls = server_context(cert, key)
@@ -263,11 +265,22 @@ def serve(
     cert_out: str | None = None,
     username: str = "admin",
     password: str = "admin",
+    cert_names: tuple[str, ...] = (),
 ) -> int:
-    """Run the simulator until SIGINT/SIGTERM. Returns the process exit status."""
+    """Run the simulator until SIGINT/SIGTERM. Returns the process exit status.
+
+    The certificate names loopback, the listen address and `cert_names`, so clients on other
+    machines reaching it by another address or name can verify it."""
     try:
         host, port = parse_listen(listen)
-        sim = Simulator(host, port, username=username, password=password, state_file=state_file)
+        sim = Simulator(
+            host,
+            port,
+            username=username,
+            password=password,
+            state_file=state_file,
+            cert_names=cert_names,
+        )
         sim.start()
     except (ValueError, OSError) as error:
         print(f"docker-bigip-ctlr simulator: {error}", file=sys.stderr)
@@ -283,6 +296,7 @@ def serve(
         print(f"BIG-IP simulator listening on {sim.url}", flush=True)
         print(f"credentials: {username} / {shown}", flush=True)
         print(f"certificate (CA to trust): {cert_out or sim.ca_file}", flush=True)
+        print(f"certificate names: {', '.join(sim.cert_names)}", flush=True)
         if state_file:
             print(f"state file: {state_file}", flush=True)
         while not stop.wait(0.5):
