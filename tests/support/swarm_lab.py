@@ -3,7 +3,7 @@ bridge, joined into one Swarm with a working overlay network.
 
     lab = SwarmLab("test").up(nodes=3, managers=3)
     lab.nodes[0].docker("node", "ls")           # the CLI against node1's engine
-    lab.down()                                   # also from another process: SwarmLab("test").down()
+    lab.down()                                  # from any process: SwarmLab("test").down()
 
 Each node i (1..N) has the address 10.<net>.0.(10+i) on the bridge 10.<net>.0.1/24, its own
 mount and UTS namespaces (hostname nodeI), a fresh sysfs with the cgroup tree bound back, and a
@@ -205,7 +205,19 @@ class SwarmLab:
             sh("ip", "netns", "add", node.netns)
             self.state.setdefault("netns", []).append(node.netns)
             self._save()
-            sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", node.netns)
+            sh(
+                "ip",
+                "link",
+                "add",
+                host_end,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                node.netns,
+            )
             sh("ip", "link", "set", host_end, "master", self.bridge, "up")
             inside = ("ip", "netns", "exec", node.netns, "ip")
             sh(*inside, "addr", "add", f"{node.address}/24", "dev", "eth0")
@@ -293,20 +305,27 @@ class SwarmLab:
     def stop_engine(self, node: Node, timeout: float = 60) -> None:
         """Stop the node's engine by its PID (SIGTERM, SIGKILL after `timeout`) and every
         process left in its network namespace (task containers, containerd)."""
-        pid = node.pid
-        if pid:
+        self.stop_engines([node], timeout)
+
+    def stop_engines(self, nodes: list[Node], timeout: float = 60) -> None:
+        """Stop these engines together (a Swarm manager takes 10-30 s to exit)."""
+        pids = [node.pid for node in nodes if node.pid]
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            if not _wait_gone(pid, timeout):
+        deadline = time.monotonic() + timeout
+        for pid in pids:
+            if not _wait_gone(pid, max(0.0, deadline - time.monotonic())):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 _wait_gone(pid, 10)
-        for leftover in _pids_in_netns(node.netns):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(leftover, signal.SIGKILL)
-        for leftover in _pids_in_netns(node.netns):
-            _wait_gone(leftover, 10)
-        self.state["pids"].pop(node.name, None)
+        for node in nodes:
+            for leftover in _pids_in_netns(node.netns):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(leftover, signal.SIGKILL)
+            for leftover in _pids_in_netns(node.netns):
+                _wait_gone(leftover, 10)
+            self.state["pids"].pop(node.name, None)
         self._save()
 
     def restart_engine(self, node: Node) -> None:
@@ -323,34 +342,42 @@ class SwarmLab:
                     node.docker("load", "-q", "-i", archive.name, timeout=300)
 
     def set_managers(self, managers: list[str]) -> None:
-        """Promote the named nodes, demote the others (the leader is kept a manager)."""
+        """Promote the named nodes, demote the others (the leader is kept a manager), one at
+        a time: Raft refuses a second demotion while the first is still being applied."""
         leader = self.leader()
-        for node in self.nodes:
-            if node.name in managers:
-                leader.docker("node", "promote", node.name)
-        for node in self.nodes:
-            if node.name not in managers and node is not leader:
-                leader.docker("node", "demote", node.name)
         wanted = set(managers) | {leader.name}
+        for node in self.nodes:
+            if node.name in wanted and node.name not in self._manager_names(leader):
+                leader.docker("node", "promote", node.name)
+                wait_for(lambda n=node: n.name in self._manager_names(leader), 60, "promotion")
+        for node in self.nodes:
+            if node.name not in wanted and node.name in self._manager_names(leader):
+                wait_for(
+                    lambda n=node: leader.docker("node", "demote", n.name) or True,
+                    60,
+                    f"demoting {node.name}",
+                )
+                wait_for(lambda n=node: n.name not in self._manager_names(leader), 60, "demotion")
+        # A promoted node counts once its engine says it is a manager too.
         wait_for(
-            lambda: {
-                line.split()[0]
-                for line in leader.docker(
-                    "node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"
-                ).splitlines()
-                if len(line.split()) > 1
-            }
-            == wanted,
+            lambda: all(
+                self.node(n).swarm_info().get("ControlAvailable") == (n in wanted)
+                for n in (x.name for x in self.nodes)
+            ),
             60,
             f"managers {sorted(wanted)}",
         )
+
+    def _manager_names(self, manager: Node) -> set[str]:
+        out = manager.docker("node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}")
+        return {line.split()[0] for line in out.splitlines() if len(line.split()) > 1}
 
     # ------------------------------------------------------------------ down
 
     def down(self) -> None:
         """Undo everything state.json records; safe to repeat and after a partial `up`."""
-        for node in reversed(self.nodes):
-            self.stop_engine(node)
+        # Nobody cares for the Swarm's state any more: a short grace, then SIGKILL.
+        self.stop_engines(self.nodes, timeout=15)
         for netns in self.state.get("netns", []):
             for leftover in _pids_in_netns(netns):
                 with contextlib.suppress(ProcessLookupError):
