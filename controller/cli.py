@@ -142,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="on",
         help="probe pool members with their monitors, so their state is real [on]",
     )
+    sim.add_argument(
+        "--cert-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also name this IP address or DNS name in the certificate (repeatable); "
+        "loopback and the --listen address are always in it",
+    )
     sim.add_argument("--username", default="admin")
     sim.add_argument(
         "--password-file",
@@ -270,6 +278,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         username=args.username,
         password=password,
         health_checks=args.health_checks == "on",
+        cert_names=tuple(args.cert_name),
     )
 
 

@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.support.fixtures_docker",
     "tests.support.fixtures_adapter",
     "tests.support.fixtures_prometheus",
+    "tests.support.swarm_stack",
 ]
 
 # CI explores the same examples on every run, so a landing never depends on the luck of the

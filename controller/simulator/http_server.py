@@ -1,7 +1,7 @@
 """The simulator's HTTPS listener: a threaded HTTP/1.1 server doing TLS per connection, and the
 request handler that applies the outage switch and injected faults, parses the JSON body, hands
 the request to the simulator's dispatch under its lock, answers like a BIG-IP and logs the
-request (method, path, status, transaction).
+request (method, path, status, transaction, client address).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class Request(NamedTuple):
     path: str  # without the query string
     status: int | None
     coordination_id: str | None
+    # Who sent it: several controllers share one device, and which of them writes matters.
+    client: str = ""
 
 
 class HTTPSServer(ThreadingHTTPServer):
@@ -63,7 +65,7 @@ class HTTPSServer(ThreadingHTTPServer):
         if self.sim.down:
             request.close()
             with self.sim.lock:  # dropped before a request line could be read
-                self.sim.requests.append(Request("?", "?", None, None))
+                self.sim.requests.append(Request("?", "?", None, None, client_address[0]))
             return
         try:
             conn = self.tls.wrap_socket(request, server_side=True)
@@ -111,12 +113,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if sim.down:
-            self._drop(Request(method, path, None, coordination))
+            self._drop(Request(method, path, None, coordination, self.client_address[0]))
             return
         if self._injected_fault(method, path, coordination):
             return
         status, out = self._answer(method, raw)
-        self._record(Request(method, path, status, coordination))
+        self._record(Request(method, path, status, coordination, self.client_address[0]))
         self._send(
             status,
             out,
@@ -131,11 +133,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         if fault.delay:
             time.sleep(fault.delay)
         if fault.drop:
-            self._drop(Request(method, path, None, coordination))
+            self._drop(Request(method, path, None, coordination, self.client_address[0]))
             return True
         if fault.status is not None:
             answer = fault.body if fault.body is not None else default_fault_body(fault.status)
-            self._record(Request(method, path, fault.status, coordination))
+            self._record(Request(method, path, fault.status, coordination, self.client_address[0]))
             self._send(fault.status, answer, fault.headers)
             return True
         return False  # a delay only: the device answers as usual

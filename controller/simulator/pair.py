@@ -166,6 +166,7 @@ def serve_pair(
     password: str = "admin",
     device_group: str = "docker-ha",
     health_checks: bool = True,
+    cert_names: tuple[str, ...] = (),
 ) -> int:
     """`docker-bigip-ctlr simulator --pair`: unit a on `listen`, unit b on the next port (any
     free port when `listen` says 0), until SIGINT/SIGTERM. Returns the exit status."""
@@ -180,6 +181,7 @@ def serve_pair(
             username=username,
             password=password,
             health_checks=health_checks,
+            cert_names=cert_names,
         ).start()
     except (ValueError, OSError) as error:
         print(f"docker-bigip-ctlr simulator --pair: {error}", file=sys.stderr)

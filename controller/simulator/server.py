@@ -34,7 +34,7 @@ from controller.simulator.probes import ProbeSpec
 from controller.simulator.stats import handle_stats, is_stats_path
 from controller.simulator.store import Store
 from controller.simulator.sys_endpoints import SystemEndpoints, is_stats, stats_not_simulated
-from controller.simulator.tls import make_certificate, server_context
+from controller.simulator.tls import certificate_names, make_certificate, server_context
 from controller.simulator.transactions import COORDINATION_HEADER, Transactions
 
 
@@ -52,6 +52,7 @@ class Simulator:
         token_timeout: int = 1200,
         cert_dir: str | None = None,
         health_checks: bool = False,
+        cert_names: tuple[str, ...] = (),
     ) -> None:
         self.clock_offset = 0.0
         self.auth = Auth(username, password, token_timeout, clock=self.now)
@@ -59,6 +60,7 @@ class Simulator:
         self.port = port
         self.state_file = Path(state_file) if state_file else None
         self._cert_dir_arg = cert_dir
+        self.cert_names = certificate_names(host, cert_names)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -96,7 +98,7 @@ class Simulator:
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="bigip-sim-")
             cert_dir = Path(self._tmp.name)
-        ca, cert, key = make_certificate(cert_dir)
+        ca, cert, key = make_certificate(cert_dir, self.cert_names)
         server = HTTPSServer((self.host, self.port), RequestHandler)
         server.sim = self
         server.tls = server_context(cert, key)
@@ -302,8 +304,12 @@ def serve(
     username: str = "admin",
     password: str = "admin",
     health_checks: bool = True,
+    cert_names: tuple[str, ...] = (),
 ) -> int:
-    """Run the simulator until SIGINT/SIGTERM. Returns the process exit status."""
+    """Run the simulator until SIGINT/SIGTERM. Returns the process exit status.
+
+    The certificate names loopback, the listen address and `cert_names`, so clients on other
+    machines reaching it by another address or name can verify it."""
     try:
         host, port = parse_listen(listen)
         sim = Simulator(
@@ -313,6 +319,7 @@ def serve(
             password=password,
             state_file=state_file,
             health_checks=health_checks,
+            cert_names=cert_names,
         )
         sim.start()
     except (ValueError, OSError) as error:
@@ -329,6 +336,7 @@ def serve(
         print(f"BIG-IP simulator listening on {sim.url}", flush=True)
         print(f"credentials: {username} / {shown}", flush=True)
         print(f"certificate (CA to trust): {cert_out or sim.ca_file}", flush=True)
+        print(f"certificate names: {', '.join(sim.cert_names)}", flush=True)
         if state_file:
             print(f"state file: {state_file}", flush=True)
         checks = "on" if health_checks else "off (monitored members read up)"

@@ -94,7 +94,7 @@ def test_dropped_and_delayed_requests(http: requests.Session, simulator: Simulat
     with pytest.raises(requests.exceptions.ReadTimeout):
         http.get(simulator.url + "/mgmt/tm/ltm/node", timeout=0.05)
     assert http.get(simulator.url + "/mgmt/tm/ltm/node").status_code == 200
-    assert simulator.requests[0] == Request("GET", "/mgmt/tm/ltm/pool", None, None)
+    assert simulator.requests[0] == Request("GET", "/mgmt/tm/ltm/pool", None, None, "127.0.0.1")
 
 
 def test_faults_clear_and_bad_arguments(http: requests.Session, simulator: Simulator) -> None:
@@ -119,7 +119,7 @@ def test_outage_switch_drops_every_connection(http: requests.Session, simulator:
     assert None in [r.status for r in simulator.requests]
 
 
-def test_request_log_records_method_path_status_and_transaction(
+def test_request_log_records_method_path_status_transaction_and_client(
     http: requests.Session, simulator: Simulator
 ) -> None:
     http.get(simulator.url + "/mgmt/tm/ltm/pool?$filter=partition+eq+Common")
@@ -131,10 +131,10 @@ def test_request_log_records_method_path_status_and_transaction(
     )
     http.delete(simulator.url + "/mgmt/tm/ltm/pool/~Common~missing")
     assert simulator.requests == [
-        Request("GET", "/mgmt/tm/ltm/pool", 200, None),
-        Request("POST", "/mgmt/tm/transaction", 200, None),
-        Request("POST", "/mgmt/tm/ltm/pool", 200, tid),
-        Request("DELETE", "/mgmt/tm/ltm/pool/~Common~missing", 404, None),
+        Request("GET", "/mgmt/tm/ltm/pool", 200, None, "127.0.0.1"),
+        Request("POST", "/mgmt/tm/transaction", 200, None, "127.0.0.1"),
+        Request("POST", "/mgmt/tm/ltm/pool", 200, tid, "127.0.0.1"),
+        Request("DELETE", "/mgmt/tm/ltm/pool/~Common~missing", 404, None, "127.0.0.1"),
     ]
 
 
