@@ -158,6 +158,10 @@ class DockerSource:
         # disabled) during the stop grace period instead of taking new connections.
         self._stopping: set[str] = set()
         self._stopping_lock = threading.Lock()
+        # Once this engine was seen in a Swarm, "not in a Swarm" means it is leaving or
+        # stopping (a manager's engine leaves the Swarm before its tasks stop), never that it
+        # became a standalone engine that may write.
+        self._seen_in_swarm = False
 
     # ------------------------------------------------------------------ plumbing
 
@@ -200,10 +204,15 @@ class DockerSource:
         return str(self._info().get("Name") or "")
 
     def is_swarm_leader(self) -> bool:
-        """True on a standalone engine or on the Swarm leader manager; False elsewhere."""
+        """True on a standalone engine or on the Swarm leader manager; False elsewhere,
+        including an engine that was in a Swarm and is not any more."""
         swarm = self._info().get("Swarm") or {}
-        if swarm.get("LocalNodeState") != "active":
-            return True
+        state = swarm.get("LocalNodeState")
+        if state == "inactive" and not self._seen_in_swarm:
+            return True  # a standalone engine
+        if state != "active":
+            return False  # joining, leaving, locked or in error: no leader it could know of
+        self._seen_in_swarm = True
         if not swarm.get("ControlAvailable"):
             return False  # a worker: only managers know who leads
         api = self.api

@@ -734,3 +734,32 @@ def test_compose_containers_that_disagree_are_a_conflict_not_one_workload(
     # Exited, it still counts: its labels would be the newest ones.
     intruder["State"]["Status"] = "exited"
     assert compose_workloads([*own, intruder], NODE)[0].conflict != ""
+
+
+class SwarmEngine(FakeEngine):
+    """An engine whose Swarm state the test moves: a manager that leads, then leaves."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__([])
+        self.state = state
+
+    def info(self) -> dict[str, Any]:
+        swarm = {"LocalNodeState": self.state, "ControlAvailable": True, "NodeID": "n1"}
+        return {"Name": "node1", "Swarm": swarm}
+
+    def inspect_node(self, node_id: str) -> dict[str, Any]:
+        return {"ID": node_id, "ManagerStatus": {"Leader": True}}
+
+
+def test_a_leader_whose_engine_leaves_the_swarm_stops_being_the_writer() -> None:
+    # A stopping manager's engine leaves the Swarm before its controller task stops; that task
+    # once took "inactive" for a standalone engine, wrote as the writer without the Swarm
+    # workloads, and deleted their pools while they still ran.
+    engine = SwarmEngine("active")
+    source = engine_source(engine)
+    assert source.is_swarm_leader()
+    for state in ("pending", "inactive", "error", "locked"):
+        engine.state = state
+        assert not source.is_swarm_leader(), state
+    assert engine_source(SwarmEngine("inactive")).is_swarm_leader()  # standalone from the start
+    assert not engine_source(SwarmEngine("pending")).is_swarm_leader()
