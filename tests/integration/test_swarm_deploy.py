@@ -133,12 +133,6 @@ def test_one_manager_two_workers_one_task_per_node_and_worker_projects_reach_the
     assert managers(lab) == {"node1", "node2", "node3"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the writer drops a peer whose task left tasks.<service> DNS and deletes its node's "
-    "Compose pools (monitor, pool, node), recreating them once the replacement task answers: "
-    "a rolling update costs each non-leader node's Compose workloads a delete and a create",
-)
 def test_rolling_update_of_the_controller_writes_nothing(
     stack: ControllerStack, lab_bigip: LabBigip, tmp_path: Path
 ) -> None:

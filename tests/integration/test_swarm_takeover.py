@@ -112,13 +112,6 @@ def test_a_new_writer_takes_over_and_the_device_converges(failover: Failover) ->
         assert failover.pools_after[pool] >= members, pool
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stopping leader's engine leaves the Swarm before its controller task stops; "
-    "the task then takes its engine for a standalone one (is_swarm_leader: LocalNodeState "
-    "not active -> writer), sees no Swarm workload and deletes their pools, which the new "
-    "writer recreates seconds later",
-)
 def test_nothing_that_still_runs_is_deleted(failover: Failover) -> None:
     names = {name for members in failover.alive.values() for name, _ in members}
     deletes = [r for r in failover.since_failure if r.method == "DELETE"]

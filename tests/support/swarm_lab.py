@@ -103,9 +103,16 @@ class Node:
     def pid(self) -> int:
         return int(self.lab.state.get("pids", {}).get(self.name, 0))
 
-    def docker(self, *args: str, check: bool = True, timeout: float = 120) -> str:
+    def docker(
+        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> str:
         done = subprocess.run(
-            ["docker", *args], capture_output=True, text=True, env=self.env, timeout=timeout
+            ["docker", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            input=input,
         )
         if check and done.returncode != 0:
             raise subprocess.CalledProcessError(done.returncode, args, done.stdout, done.stderr)
