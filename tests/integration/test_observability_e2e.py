@@ -126,7 +126,7 @@ def controller(docker_lab: DockerLab) -> Iterator[Controller]:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.set_info(__version__, settings.partition, settings.cluster_id)
-    client, sim, settings = _client(settings, observer=metrics.bigip_request)
+    client, sim, settings = _client(settings, metrics)
     assert sim is not None, "no --bigip-url: `run` starts the built-in simulator"
     source = LabSource(docker_lab.prefix, settings.docker_url)
     reconciler = Reconciler(settings, source, client, load_irules(settings), metrics)
@@ -234,8 +234,13 @@ def test_prometheus_evaluates_every_chart_expression_against_a_running_controlle
     prom.wait_for(f"bigip_ctlr_event_to_apply_seconds_count{{{JOB}}} > 0")
     prom.wait_for(f"count_over_time(up{{{JOB}}}[1m])", lambda r: (value(r) or 0) >= 3)
 
-    # Every dashboard expression evaluates (query() raises on an error) and returns data.
-    empty = [where for where, expr in dashboard_expressions() if not prom.query(expr)]
+    # Every dashboard expression evaluates (query() raises on an error) and returns data, but
+    # the HA pair's series by unit and by sync status: this controller has one BIG-IP URL, so
+    # those rightly stay empty (test_metrics_prometheus.py checks them with a pair's values).
+    pair_only = ("bigip_ctlr_bigip_active{", "bigip_ctlr_config_sync_status{")
+    checked = [(w, e) for w, e in dashboard_expressions() if not any(p in e for p in pair_only)]
+    assert len(checked) == len(dashboard_expressions()) - 2
+    empty = [where for where, expr in checked if not prom.query(expr)]
     assert empty == [], f"dashboard panels without data: {empty}"
 
     # Every alert expression evaluates; in this state only the invalid-labels one is true.
