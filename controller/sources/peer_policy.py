@@ -38,6 +38,7 @@ class Membership:
 
     nodes: frozenset[str]
     task_nodes: Mapping[str, str]  # overlay address of a running task -> its node's hostname
+    down: frozenset[str] = frozenset()  # nodes the managers do not see ready (down, unknown)
 
 
 def membership_from(
@@ -55,7 +56,12 @@ def membership_from(
         for attachment in task.get("NetworksAttachments") or []:
             for cidr in attachment.get("Addresses") or []:
                 task_nodes[str(cidr).split("/", 1)[0]] = node
-    return Membership(frozenset(h for h in hostnames.values() if h), task_nodes)
+    down = {
+        hostnames[str(n.get("ID"))]
+        for n in nodes
+        if (n.get("Status") or {}).get("State") != "ready" and hostnames[str(n.get("ID"))]
+    }
+    return Membership(frozenset(h for h in hostnames.values() if h), task_nodes, frozenset(down))
 
 
 def _allowed(address: str, networks: tuple[_Network, ...]) -> bool:

@@ -407,10 +407,14 @@ class PeerSource:
         """Peers not heard from since this task became the writer: what they run is unknown,
         not gone, so no Compose member or absent workload is deleted meanwhile. The wait is
         bounded by takeover_wait, except for a peer whose task the Swarm places on a node
-        (an unreachable node's members are never deleted)."""
+        (an unreachable node's members are never deleted), and for a Swarm node that is down
+        and was never heard: its task is in no DNS answer, yet its containers may run, and
+        only its removal from the Swarm (or its answer) says what is gone."""
         if self.writer_since is None:
             return []
         placed = self.last_membership.task_nodes if self.last_membership else {}
+        down = self.last_membership.down if self.last_membership else frozenset()
+        silent = [f"node {n} (down)" for n in sorted(down - set(self.nodes) - {self.own_node})]
         # One task per node: an address the Swarm places on this node is this task itself.
         waiting = [
             p
@@ -419,7 +423,7 @@ class PeerSource:
         ]
         if self.clock() - self.writer_since >= self.takeover_wait:
             waiting = [p for p in waiting if p[0] in placed]
-        return sorted(peer_name(p) for p in waiting)
+        return sorted(peer_name(p) for p in waiting) + silent
 
     def refused_workloads(self) -> frozenset[str]:
         """Workloads some peer reported and was not allowed to: kept as they are on the device."""

@@ -344,8 +344,8 @@ def test_a_peer_whose_task_runs_on_another_node_than_it_claims_is_refused_whole(
 
 def test_membership_maps_running_task_addresses_to_node_hostnames() -> None:
     nodes = [
-        {"ID": "n1", "Description": {"Hostname": "node-a"}},
-        {"ID": "n2", "Description": {"Hostname": "node-b"}},
+        {"ID": "n1", "Description": {"Hostname": "node-a"}, "Status": {"State": "ready"}},
+        {"ID": "n2", "Description": {"Hostname": "node-b"}, "Status": {"State": "ready"}},
     ]
     tasks = [
         {"NodeID": "n2", "Status": {"State": "running"},
@@ -497,6 +497,45 @@ def test_a_new_writer_holds_deletes_past_the_wait_for_a_peer_the_swarm_places_on
         assert a.reconciler.run_once(resync=True).result == "success"
     assert api_members(simulator) == B_MEMBER  # b's node is unreachable, not gone
     assert a.peers.unheard() == [f"127.0.0.1:{b.address[1]}"]
+
+
+def test_a_new_writer_holds_deletes_while_a_down_node_it_never_heard_is_in_the_swarm(
+    simulator: Simulator, cluster: Callable[..., Node]
+) -> None:
+    # node-b goes down, and then leadership moves: the new writer never had node-b's
+    # inventory, and node-b's task has left DNS. Its members used to be deleted at once.
+    clock = Clock()
+    placement = Membership(frozenset({"node-a", "node-b"}), {"127.0.0.1": "node-b"})
+    a, b = two_nodes(cluster, clock, membership=lambda: placement, takeover_wait=60.0)
+    assert a.reconciler.run_once(resync=True).result == "success"
+    assert api_members(simulator) == B_MEMBER
+    b.server.stop()
+    a.dns.remove(b.address)
+    placement = Membership(frozenset({"node-a", "node-b"}), {}, frozenset({"node-b"}))
+    lead_again(a)
+    clock.now += 3600
+    for _ in range(2):
+        result = a.reconciler.run_once(resync=True)
+        assert result.result == "success", result.error
+        assert [c for c in result.changes.items if c.action == "delete"] == []
+    assert api_members(simulator) == B_MEMBER
+    assert a.peers.unheard() == ["node node-b (down)"]
+
+    placement = Membership(frozenset({"node-a"}), {})  # `docker node rm node-b`
+    a.reconciler.run_once(resync=True)
+    assert a.peers.unheard() == []
+    assert api_members(simulator) == {}
+
+
+def test_membership_marks_the_nodes_the_managers_do_not_see_ready() -> None:
+    nodes = [
+        {"ID": "1", "Description": {"Hostname": "node-a"}, "Status": {"State": "ready"}},
+        {"ID": "2", "Description": {"Hostname": "node-b"}, "Status": {"State": "down"}},
+        {"ID": "3", "Description": {"Hostname": "node-c"}, "Status": {"State": "unknown"}},
+    ]
+    found = membership_from(nodes, [])
+    assert found.nodes == {"node-a", "node-b", "node-c"}
+    assert found.down == {"node-b", "node-c"}
 
 
 def test_node_loss_keeps_members_then_disables_them_after_the_grace_and_never_deletes(
