@@ -8,6 +8,7 @@ every object shows up as a count that grows with the device.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -34,12 +35,16 @@ def executed(action: Callable[[], Any]) -> int:
             count += 1
         return tracer
 
+    # Finalizers of other tests' garbage would run (and count) inside a collection.
+    gc.collect()
+    gc.disable()
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
         action()
     finally:
         sys.settrace(previous)
+        gc.enable()
     return count
 
 
