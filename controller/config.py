@@ -151,7 +151,7 @@ OPTIONS: tuple[Option, ...] = (
         "--debounce",
         "F5_DEBOUNCE",
         DEFAULTS.debounce,
-        "seconds to coalesce a burst of Docker events",
+        "least seconds between the starts of two event-driven runs (a lone event runs at once)",
         _number,
     ),
     Option(

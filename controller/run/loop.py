@@ -1,9 +1,11 @@
 """The reconcile loop: Docker events and timers decide when the pipeline runs.
 
-Events mark the state dirty; a short debounce coalesces a burst into one run; a resync timer
-re-reads the BIG-IP and repairs drift; a failed run is retried after a growing delay; a drain
-deadline wakes the loop to remove a drained member; between runs, the BIG-IP is pinged so
-metrics and /readyz notice an outage.
+Events mark the state dirty. The first event after a quiet spell starts a run at once; events
+that arrive while a run is going on (or within `debounce` of its start) are coalesced into the
+one run that follows it, so a lone change is applied at once and a burst costs one more run. A
+resync timer re-reads the BIG-IP and repairs drift; a failed run is retried after a growing
+delay; a drain deadline wakes the loop to remove a drained member; between runs, the BIG-IP is
+pinged so metrics and /readyz notice an outage.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from controller.observe.metrics import Metrics
 from controller.run.pipeline import Pipeline
 from controller.settings import Settings
 from controller.sources.docker_attrs import is_relevant
-from controller.workloads import WorkloadSource
+from controller.workloads import DockerEvent, WorkloadSource
 
 log = logging.getLogger("controller.run")
 
@@ -29,6 +31,19 @@ RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # Seconds between reachability checks of the BIG-IP while the loop is idle, so the
 # bigip-up metric and /readyz notice an outage between resyncs.
 HEALTH_INTERVAL = 10.0
+
+
+# The engine's clock and ours may disagree (a remote engine): an event's age beyond this is
+# not believed.
+MAX_EVENT_AGE = 60.0
+
+
+def event_age(event: DockerEvent, wall_clock: Callable[[], float] = time.time) -> float:
+    """Seconds since the engine stamped the event, so event-to-apply latency counts the time
+    it took to reach us too (0 when the engine gave no time)."""
+    if not event.time_ns:
+        return 0.0
+    return min(MAX_EVENT_AGE, max(0.0, wall_clock() - event.time_ns / 1e9))
 
 
 def retry_delay(failures: int) -> float:
@@ -95,7 +110,7 @@ class Reconciler(Pipeline):
                     failures = 0
                     self.metrics.docker_event(event.type, event.action)
                     if is_relevant(event):
-                        self.trigger.mark(self.clock())
+                        self.trigger.mark(self.clock() - event_age(event))
             except Exception as error:  # noqa: BLE001 - DockerUnavailable, or a bad event
                 if not isinstance(error, DockerUnavailable):
                     log.exception("Docker event stream failed unexpectedly")
@@ -119,51 +134,67 @@ class Reconciler(Pipeline):
         health_interval = min(HEALTH_INTERVAL, self.settings.resync_interval)
         next_health = self.clock() + health_interval
         retry_at: float | None = None
+        last_start: float | None = None  # when the last run started
+        owed_since: float | None = None  # the first event a failed run still owes the BIG-IP
         while not stop.is_set():
             now = self.clock()
             if now >= next_health:
                 self.check_bigip()
                 next_health = now + health_interval
-            due = [next_resync, next_health]
-            if retry_at is not None:
-                due.append(retry_at)
             drain_deadline = self.next_drain_deadline()
-            if drain_deadline is not None:
-                due.append(drain_deadline)
+            due = [next_resync, next_health]
+            due += [t for t in (retry_at, drain_deadline) if t is not None]
+            event_at = self._event_run_at(last_start)
+            if event_at is not None:
+                due.append(event_at)
             timeout = max(0.0, min(due) - now)
-            if not self.trigger.wake.wait(timeout) and stop.is_set():
-                break
+            if timeout > 0:
+                # A pending event keeps `wake` set; then only `stop` may end the wait early.
+                (stop if event_at is not None else self.trigger.wake).wait(timeout)
             if stop.is_set():
                 break
-            if self.trigger.dirty_since is not None and self.settings.debounce > 0:
-                stop.wait(self.settings.debounce)  # let a burst of events settle into one run
             now = self.clock()
-            dirty_since, resync = self.trigger.take()
-            resync = resync or now >= next_resync
-            if (
-                dirty_since is None
-                and not resync
-                and (retry_at is None or now < retry_at)
-                and (drain_deadline is None or now < drain_deadline)
+            event_at = self._event_run_at(last_start)
+            if not (
+                (event_at is not None and now >= event_at)
+                or self.trigger.resync
+                or now >= next_resync
+                or (retry_at is not None and now >= retry_at)
+                or (drain_deadline is not None and now >= drain_deadline)
             ):
+                if event_at is None:
+                    self.trigger.wake.clear()  # woken for nothing (a mark already taken)
                 continue
+            dirty_since, resync = self.trigger.take()
+            if owed_since is not None:
+                dirty_since = owed_since if dirty_since is None else min(owed_since, dirty_since)
+            resync = resync or now >= next_resync
+            last_start = self.clock()
             result = self.run_once(resync=resync)
             if resync:
                 next_resync = self.clock() + self.settings.resync_interval
             if result.result == "error":
                 retry_at = self.clock() + retry_delay(failures)
                 failures += 1
-                if dirty_since is not None:
-                    self.trigger.mark(dirty_since)  # the event still has to reach the BIG-IP
-                    self.trigger.wake.clear()
+                owed_since = dirty_since  # the event still has to reach the BIG-IP
             else:
-                retry_at, failures = None, 0
+                retry_at, failures, owed_since = None, 0, None
                 if dirty_since is not None and result.changes:
                     self.metrics.event_applied(self.clock() - dirty_since)
                 if self.rejected and self.device_changed:
                     # What a refused workload collided with may be gone now: try it soon.
                     retry_at = self.clock() + retry_delay(0)
         watcher.join(timeout=5)
+
+    def _event_run_at(self, last_start: float | None) -> float | None:
+        """When the pending events may run (None: none pending): at once when the loop is idle,
+        else `debounce` after the start of the last run, so what arrives during a run, or in a
+        storm, is coalesced into one run instead of one per event."""
+        if self.trigger.dirty_since is None:
+            return None
+        if last_start is None:
+            return self.clock()
+        return last_start + self.settings.debounce
 
 
 def _wake_on(stop: threading.Event, wake: threading.Event) -> None:
