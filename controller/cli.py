@@ -135,6 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="file with the password to accept (default: admin)",
     )
+    sim.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="device cost model: milliseconds every request waits before its answer [0]",
+    )
+    sim.add_argument(
+        "--commit-cost",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="device cost model: milliseconds per committed change (each command of a "
+        "transaction, each write outside one) [0]",
+    )
     return parser
 
 
@@ -251,6 +266,8 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         cert_out=args.cert_out,
         username=args.username,
         password=password,
+        latency_ms=args.latency,
+        commit_cost_ms=args.commit_cost,
     )
 
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from controller.simulator.auth import Auth
 from controller.simulator.base import HOST, SimError
+from controller.simulator.costs import DeviceCosts
 from controller.simulator.faults import Faults
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
 from controller.simulator.persistence import load_state, save_state
@@ -45,6 +46,7 @@ class Simulator:
         state_file: str | None = None,
         token_timeout: int = 1200,
         cert_dir: str | None = None,
+        costs: DeviceCosts | None = None,
     ) -> None:
         self.clock_offset = 0.0
         self.auth = Auth(username, password, token_timeout, clock=self.now)
@@ -55,6 +57,7 @@ class Simulator:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.lock = threading.RLock()
         self.faults = Faults()
+        self.costs = costs or DeviceCosts()
         self.requests: list[Request] = []
         self._down = False
         self.transactions = Transactions(clock=self.now)
@@ -263,11 +266,16 @@ def serve(
     cert_out: str | None = None,
     username: str = "admin",
     password: str = "admin",
+    latency_ms: float = 0.0,
+    commit_cost_ms: float = 0.0,
 ) -> int:
     """Run the simulator until SIGINT/SIGTERM. Returns the process exit status."""
     try:
         host, port = parse_listen(listen)
-        sim = Simulator(host, port, username=username, password=password, state_file=state_file)
+        costs = DeviceCosts(latency=latency_ms / 1000, commit_cost=commit_cost_ms / 1000)
+        sim = Simulator(
+            host, port, username=username, password=password, state_file=state_file, costs=costs
+        )
         sim.start()
     except (ValueError, OSError) as error:
         print(f"docker-bigip-ctlr simulator: {error}", file=sys.stderr)
@@ -285,8 +293,19 @@ def serve(
         print(f"certificate (CA to trust): {cert_out or sim.ca_file}", flush=True)
         if state_file:
             print(f"state file: {state_file}", flush=True)
+        if latency_ms or commit_cost_ms:
+            print(
+                f"device cost model: {latency_ms:g} ms per request, "
+                f"{commit_cost_ms:g} ms per committed change",
+                flush=True,
+            )
         while not stop.wait(0.5):
             pass
+        print(
+            f"served {costs.requests} requests, committed {costs.commits} changes "
+            f"({costs.modeled_seconds:.3f} s on the modeled device)",
+            flush=True,
+        )
         return 0
     finally:
         sim.stop()
