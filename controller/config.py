@@ -151,7 +151,8 @@ OPTIONS: tuple[Option, ...] = (
         "--debounce",
         "F5_DEBOUNCE",
         DEFAULTS.debounce,
-        "least seconds between the starts of two event-driven runs (a lone event runs at once)",
+        "seconds after a run's start before the events that came during it run (a lone event "
+        "runs at once)",
         _number,
     ),
     Option(

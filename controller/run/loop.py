@@ -1,8 +1,9 @@
 """The reconcile loop: Docker events and timers decide when the pipeline runs.
 
-Events mark the state dirty. The first event after a quiet spell starts a run at once; events
-that arrive while a run is going on (or within `debounce` of its start) are coalesced into the
-one run that follows it, so a lone change is applied at once and a burst costs one more run. A
+Events mark the state dirty. An event that finds the loop idle starts a run at once; events
+that arrive while a run is going on are coalesced into one run after it, started no sooner than
+`debounce` after the start of the run they waited for, so a lone change is applied at once and a
+burst (or a storm) costs one run per debounce, not one per event. A
 resync timer re-reads the BIG-IP and repairs drift; a failed run is retried after a growing
 delay; a drain deadline wakes the loop to remove a drained member; between runs, the BIG-IP is
 pinged so metrics and /readyz notice an outage.
@@ -134,7 +135,8 @@ class Reconciler(Pipeline):
         health_interval = min(HEALTH_INTERVAL, self.settings.resync_interval)
         next_health = self.clock() + health_interval
         retry_at: float | None = None
-        last_start: float | None = None  # when the last run started
+        # Events that came during a run wait until `debounce` after its start; None: at once.
+        hold_until: float | None = None
         owed_since: float | None = None  # the first event a failed run still owes the BIG-IP
         while not stop.is_set():
             now = self.clock()
@@ -144,7 +146,7 @@ class Reconciler(Pipeline):
             drain_deadline = self.next_drain_deadline()
             due = [next_resync, next_health]
             due += [t for t in (retry_at, drain_deadline) if t is not None]
-            event_at = self._event_run_at(last_start)
+            event_at = self._event_run_at(hold_until)
             if event_at is not None:
                 due.append(event_at)
             timeout = max(0.0, min(due) - now)
@@ -154,7 +156,7 @@ class Reconciler(Pipeline):
             if stop.is_set():
                 break
             now = self.clock()
-            event_at = self._event_run_at(last_start)
+            event_at = self._event_run_at(hold_until)
             if not (
                 (event_at is not None and now >= event_at)
                 or self.trigger.resync
@@ -169,8 +171,10 @@ class Reconciler(Pipeline):
             if owed_since is not None:
                 dirty_since = owed_since if dirty_since is None else min(owed_since, dirty_since)
             resync = resync or now >= next_resync
-            last_start = self.clock()
+            started = self.clock()
             result = self.run_once(resync=resync)
+            arrived_meanwhile = self.trigger.dirty_since is not None
+            hold_until = started + self.settings.debounce if arrived_meanwhile else None
             if resync:
                 next_resync = self.clock() + self.settings.resync_interval
             if result.result == "error":
@@ -186,15 +190,13 @@ class Reconciler(Pipeline):
                     retry_at = self.clock() + retry_delay(0)
         watcher.join(timeout=5)
 
-    def _event_run_at(self, last_start: float | None) -> float | None:
-        """When the pending events may run (None: none pending): at once when the loop is idle,
-        else `debounce` after the start of the last run, so what arrives during a run, or in a
-        storm, is coalesced into one run instead of one per event."""
+    def _event_run_at(self, hold_until: float | None) -> float | None:
+        """When the pending events may run (None: none pending): at once when they found the
+        loop idle; when they came during a run, `hold_until` (`debounce` after that run's
+        start), so a burst, or a storm, costs one run per debounce instead of one per event."""
         if self.trigger.dirty_since is None:
             return None
-        if last_start is None:
-            return self.clock()
-        return last_start + self.settings.debounce
+        return self.clock() if hold_until is None else hold_until
 
 
 def _wake_on(stop: threading.Event, wake: threading.Event) -> None:
