@@ -194,9 +194,11 @@ class Reconciler(Pipeline):
         """When the pending events may run (None: none pending): at once when they found the
         loop idle; when they came during a run, `hold_until` (`debounce` after that run's
         start), so a burst, or a storm, costs one run per debounce instead of one per event."""
-        if self.trigger.dirty_since is None:
+        dirty_since = self.trigger.dirty_since
+        if dirty_since is None:
             return None
-        return self.clock() if hold_until is None else hold_until
+        # Not the clock's reading: the caller compares with a `now` it read before this.
+        return dirty_since if hold_until is None else hold_until
 
 
 def _wake_on(stop: threading.Event, wake: threading.Event) -> None:
