@@ -5,9 +5,10 @@ what the device holds. `merge` folds a successful trial back in; a failed one is
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Generic, TypeVar
+
+from controller.simulator.base import json_copy
 
 V = TypeVar("V")
 
@@ -72,9 +73,9 @@ class Overlay(MutableMapping[Any, V], Generic[V]):
 
 def trial_state(state: dict[str, Any]) -> dict[str, Any]:
     """A trial of the store state: object collections are overlays, the small rest is copied."""
-    out = {key: copy.deepcopy(value) for key, value in state.items() if key != "objects"}
+    out = {key: json_copy(value) for key, value in state.items() if key != "objects"}
     out["objects"] = {
-        collection: Overlay(items, copy.deepcopy) for collection, items in state["objects"].items()
+        collection: Overlay(items, json_copy) for collection, items in state["objects"].items()
     }
     return out
 
