@@ -135,21 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="file with the password to accept (default: admin)",
     )
-    sim.add_argument(
-        "--latency",
-        type=float,
-        default=0.0,
-        metavar="MS",
-        help="device cost model: milliseconds every request waits before its answer [0]",
-    )
-    sim.add_argument(
-        "--commit-cost",
-        type=float,
-        default=0.0,
-        metavar="MS",
-        help="device cost model: milliseconds per committed change (each command of a "
-        "transaction, each write outside one) [0]",
-    )
+    for flag, cost in (
+        ("--latency", "every request waits before its answer"),
+        ("--commit-cost", "per committed change (a transaction's command, a lone write)"),
+    ):
+        sim.add_argument(flag, type=float, default=0.0, metavar="MS", help=f"ms {cost} [0]")
     return parser
 
 

@@ -68,12 +68,22 @@ class Store(Context):
         on_change: Callable[[], None] | None = None,
         index: Index | None = None,
     ):
-        self.state = state if state is not None else fresh_state()
+        self._state = state if state is not None else fresh_state()
         self.on_change = on_change or (lambda: None)
         if state is None:
             self._seed()
-        # Who refers to what, and node addresses: kept up to date by every write below.
-        self.index = index if index is not None else Index.build(self.state["objects"])
+        # Who refers to what, and addresses: kept up to date by every write below.
+        self.index = index if index is not None else Index.build(self._state["objects"])
+
+    @property
+    def state(self) -> Json:
+        return self._state
+
+    @state.setter
+    def state(self, state: Json) -> None:
+        """A whole new state (loaded, or copied from a peer): its index is built anew."""
+        self._state = state
+        self.index = Index.build(state["objects"])
 
     def trial(self) -> Store:
         """A store for a transaction's commands: shares this state, copies what it touches."""

@@ -202,3 +202,18 @@ def test_the_index_after_every_step_is_the_one_a_rebuild_makes() -> None:
         assert {k: dict(v) for k, v in store.index.referrers.items()} == dict(rebuilt.referrers)
         assert dict(store.index.held) == dict(rebuilt.held), name
         assert dict(store.index.holders) == dict(rebuilt.holders), name
+
+
+def test_a_state_put_in_place_of_another_gets_its_own_index() -> None:
+    store, _ = device(3)
+    other, _ = device(0)
+    other.state = store.state  # as a state loaded or copied from elsewhere
+    with pytest.raises(SimError, match="referenced by a member of pool '/docker/app1'"):
+        request(other, "DELETE", "/mgmt/tm/ltm/node/~docker~app1-2")
+    with pytest.raises(SimError, match="already exists"):
+        request(
+            other,
+            "POST",
+            "/mgmt/tm/ltm/node",
+            {"name": "x", "partition": "docker", "address": "10.0.1.1"},
+        )
