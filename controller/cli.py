@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("--latency", "every request waits before its answer"),
         ("--commit-cost", "per committed change (a transaction's command, a lone write)"),
     ):
-        sim.add_argument(flag, type=float, default=0.0, metavar="MS", help=f"ms {cost} [0]")
+        text = f"device model: ms {cost} [0]"
+        sim.add_argument(flag, type=float, default=0.0, metavar="MS", help=text)
     return parser
 
 
