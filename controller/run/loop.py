@@ -11,6 +11,7 @@ pinged so metrics and /readyz notice an outage.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -32,6 +33,18 @@ RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # Seconds between reachability checks of the BIG-IP while the loop is idle, so the
 # bigip-up metric and /readyz notice an outage between resyncs.
 HEALTH_INTERVAL = 10.0
+# Garbage collector thresholds for the long-running loop. A run allocates an object per device
+# and desired object; with the defaults (700, 10, 10) the collector's passes over the ever
+# larger heap took 40-50 % of a no-change resync's CPU at 5 000 workloads (30 % at 2 000),
+# growing faster than the work. Cycles are rare here (reference counting frees nearly all).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_gc() -> tuple[int, int, int]:
+    """Collect garbage less often (see GC_THRESHOLDS); the thresholds it replaced."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    return previous
 
 
 # The engine's clock and ours may disagree (a remote engine): an event's age beyond this is
@@ -124,6 +137,7 @@ class Reconciler(Pipeline):
                 self.trigger.mark(self.clock(), resync=True)
 
     def run_forever(self, stop: threading.Event) -> None:
+        tune_gc()
         watcher = threading.Thread(
             target=self.watch_events, args=(stop,), daemon=True, name="docker-events"
         )
