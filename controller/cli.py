@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="file with the password to accept (default: admin)",
     )
+    for flag, cost in (
+        ("--latency", "every request waits before its answer"),
+        ("--commit-cost", "per committed change (a transaction's command, a lone write)"),
+    ):
+        text = f"device model: ms {cost} [0]"
+        sim.add_argument(flag, type=float, default=0.0, metavar="MS", help=text)
     return parser
 
 
@@ -279,6 +285,8 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         password=password,
         health_checks=args.health_checks == "on",
         cert_names=tuple(args.cert_name),
+        latency_ms=args.latency,
+        commit_cost_ms=args.commit_cost,
     )
 
 

@@ -160,7 +160,8 @@ OPTIONS: tuple[Option, ...] = (
         "--debounce",
         "F5_DEBOUNCE",
         DEFAULTS.debounce,
-        "seconds to coalesce a burst of Docker events",
+        "seconds after a run's start before the events that came during it run (a lone event "
+        "runs at once)",
         _number,
     ),
     Option(

@@ -275,3 +275,13 @@ def node_name_of(member_name: str) -> tuple[str, str]:
 def link_of(ctx: Context, collections: tuple[str, ...], path: str) -> dict[str, str]:
     found = ctx.find(collections, path)
     return {"link": item_link(found[0] if found else collections[0], path)}
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars): what copy.deepcopy does for
+    stored objects, several times faster (it renders every object of a listing)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from controller.simulator.auth import HTML_401
 from controller.simulator.base import SimError
+from controller.simulator.costs import queued_commands
 from controller.simulator.faults import default_fault_body
 from controller.simulator.request_body import check_tag_like
 from controller.simulator.transactions import COORDINATION_HEADER
@@ -117,8 +118,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         if self._injected_fault(method, path, coordination):
             return
+        with sim.lock:
+            commands = queued_commands(sim.transactions.live, method, path)
         status, out = self._answer(method, raw)
         self._record(Request(method, path, status, coordination, self.client_address[0]))
+        delay = sim.costs.charge(method, path, status, coordination, commands)
+        if delay:
+            time.sleep(delay)  # the device cost model (costs.py), outside the lock
         self._send(
             status,
             out,

@@ -6,7 +6,6 @@ Key order follows the device: identity keys, selfLink, attributes sorted, links,
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 from controller.simulator.base import (
@@ -16,6 +15,7 @@ from controller.simulator.base import (
     Kind,
     camel_reference,
     item_link,
+    json_copy,
     rest_id,
 )
 from controller.simulator.kinds import KINDS
@@ -79,7 +79,7 @@ def render(
 def _attributes(store: Store, target: Target, obj: Json) -> Json:
     """The stored attributes as a GET shows them (sorted), then the kind's *Reference links."""
     kind = target.kind
-    body = copy.deepcopy({k: v for k, v in obj.items() if not k.startswith("_")})
+    body = json_copy({k: v for k, v in obj.items() if not k.startswith("_")})
     for key in ("name", "partition", "subPath", "fullPath", "generation"):
         body.pop(key, None)
     if kind.pair:

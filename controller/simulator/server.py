@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 from controller.simulator.auth import Auth
 from controller.simulator.base import HOST, SimError
 from controller.simulator.cm import Cluster, UnitCm
+from controller.simulator.costs import DeviceCosts
 from controller.simulator.faults import Faults
 from controller.simulator.health import HealthChecks, MonitorKey, probe_specs
 from controller.simulator.http_server import HTTPSServer, Request, RequestHandler
@@ -53,6 +54,7 @@ class Simulator:
         cert_dir: str | None = None,
         health_checks: bool = False,
         cert_names: tuple[str, ...] = (),
+        costs: DeviceCosts | None = None,
     ) -> None:
         self.clock_offset = 0.0
         self.auth = Auth(username, password, token_timeout, clock=self.now)
@@ -64,6 +66,7 @@ class Simulator:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.lock = threading.RLock()
         self.faults = Faults()
+        self.costs = costs or DeviceCosts()
         self.requests: list[Request] = []
         self._down = False
         self.transactions = Transactions(clock=self.now)
@@ -305,6 +308,8 @@ def serve(
     password: str = "admin",
     health_checks: bool = True,
     cert_names: tuple[str, ...] = (),
+    latency_ms: float = 0.0,
+    commit_cost_ms: float = 0.0,
 ) -> int:
     """Run the simulator until SIGINT/SIGTERM. Returns the process exit status.
 
@@ -312,6 +317,7 @@ def serve(
     machines reaching it by another address or name can verify it."""
     try:
         host, port = parse_listen(listen)
+        costs = DeviceCosts(latency=latency_ms / 1000, commit_cost=commit_cost_ms / 1000)
         sim = Simulator(
             host,
             port,
@@ -320,6 +326,7 @@ def serve(
             state_file=state_file,
             health_checks=health_checks,
             cert_names=cert_names,
+            costs=costs,
         )
         sim.start()
     except (ValueError, OSError) as error:
@@ -341,8 +348,19 @@ def serve(
             print(f"state file: {state_file}", flush=True)
         checks = "on" if health_checks else "off (monitored members read up)"
         print(f"member health checks: {checks}", flush=True)
+        if latency_ms or commit_cost_ms:
+            print(
+                f"device cost model: {latency_ms:g} ms per request, "
+                f"{commit_cost_ms:g} ms per committed change",
+                flush=True,
+            )
         while not stop.wait(0.5):
             pass
+        print(
+            f"served {costs.requests} requests, committed {costs.commits} changes "
+            f"({costs.modeled_seconds:.3f} s on the modeled device)",
+            flush=True,
+        )
         return 0
     finally:
         sim.stop()

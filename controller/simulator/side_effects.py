@@ -83,7 +83,7 @@ def after_store(
     """What follows from a stored object: an unused virtual address goes, inline members apply."""
     collection = target.kind.collection
     if collection == "ltm/virtual" and old is not None and old["destination"] != obj["destination"]:
-        gc_virtual_address(store, old["destination"])
+        gc_virtual_address(store, old["destination"], moved=obj["fullPath"])
     if "members" in subs and collection in ("ltm/pool", "gtm/pool/a"):
         if old is None:
             _create_members_or_nothing(store, target, obj, subs["members"])
@@ -114,11 +114,8 @@ def _create_members_or_nothing(
 def _check_ip_clash(store: Store, address: str, path: str) -> None:
     if address == FQDN_ADDRESS:
         return  # every FQDN node shows this placeholder
-    for node in store.objects("ltm/node").values():
-        if node["address"] == address and node["fullPath"] != path:
-            raise SimError(
-                400, f"0107176c:3: Invalid Node, the IP address {address} already exists."
-            )
+    if store.index.node_paths_at(address) - {path}:
+        raise SimError(400, f"0107176c:3: Invalid Node, the IP address {address} already exists.")
 
 
 def _ensure_node(store: Store, member: Json) -> None:
@@ -148,6 +145,7 @@ def _ensure_node(store: Store, member: Json) -> None:
     node = KINDS["ltm/node"].fresh()
     node.update(name=node_name, partition=member["partition"], fullPath=path, address=address)
     store.objects("ltm/node")[path] = node
+    store.index.put_top("ltm/node", path, node)
     store.bump(node)
     member["address"] = address
 
@@ -166,17 +164,16 @@ def _ensure_virtual_address(store: Store, virtual: Json) -> None:
     store.bump(vaddr)
 
 
-def gc_virtual_address(store: Store, destination: str) -> None:
-    """autoDelete "true": the address goes with the last virtual that used it."""
+def gc_virtual_address(store: Store, destination: str, moved: str = "") -> None:
+    """autoDelete "true": the address goes with the last virtual that used it (`moved`: a
+    virtual that left it, which the store's index may not know yet)."""
     _, partition, address, _ = parse_destination(destination, "Common")
     path = f"/{partition}/{address}"
     vaddr = store.objects("ltm/virtual-address").get(path)
     if vaddr is None or vaddr.get("autoDelete") != "true":
         return
-    for virtual in store.objects("ltm/virtual").values():
-        _, p, a, _ = parse_destination(virtual["destination"], virtual["partition"])
-        if f"/{p}/{a}" == path:
-            return
+    if store.index.virtuals_on(path) - {moved}:
+        return
     del store.objects("ltm/virtual-address")[path]
     store.bump()
 

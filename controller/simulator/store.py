@@ -12,7 +12,7 @@ Not thread-safe on its own: the HTTP layer holds one lock around every call.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from controller.simulator.base import (
@@ -29,8 +29,10 @@ from controller.simulator.base import (
 )
 from controller.simulator.datagroup import apply_record_options
 from controller.simulator.folders import check_folder, handle_folders
+from controller.simulator.index import Index
 from controller.simulator.integrity import check_references, check_unreferenced
 from controller.simulator.kinds import BUILTINS, KINDS
+from controller.simulator.overlay import merge_state, trial_state
 from controller.simulator.query import expanded, selected
 from controller.simulator.render import list_json, render
 from controller.simulator.request_body import clean, identity, json_object, no_properties
@@ -60,13 +62,39 @@ def fresh_state() -> Json:
 
 
 class Store(Context):
-    def __init__(self, state: Json | None = None, on_change: Callable[[], None] | None = None):
-        self.state = state if state is not None else fresh_state()
+    def __init__(
+        self,
+        state: Json | None = None,
+        on_change: Callable[[], None] | None = None,
+        index: Index | None = None,
+    ):
+        self._state = state if state is not None else fresh_state()
         self.on_change = on_change or (lambda: None)
         # (pool, member) -> up/down/checking from live health checks (health.py); None: off.
         self.member_health: Callable[[Json, Json], str | None] | None = None
         if state is None:
             self._seed()
+        # Who refers to what, and addresses: kept up to date by every write below.
+        self.index = index if index is not None else Index.build(self._state["objects"])
+
+    @property
+    def state(self) -> Json:
+        return self._state
+
+    @state.setter
+    def state(self, state: Json) -> None:
+        """A whole new state (loaded, or copied from a peer): its index is built anew."""
+        self._state = state
+        self.index = Index.build(state["objects"])
+
+    def trial(self) -> Store:
+        """A store for a transaction's commands: shares this state, copies what it touches."""
+        return Store(trial_state(self.state), index=self.index.trial())
+
+    def adopt(self, trial: Store) -> None:
+        """Make a successful trial's changes this store's own (cost: what the trial touched)."""
+        merge_state(self.state, trial.state)
+        self.index.merge(trial.index)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -81,7 +109,7 @@ class Store(Context):
             obj["_builtin"] = True
             self.objects(collection)[obj["fullPath"]] = obj
 
-    def objects(self, collection: str) -> dict[str, Json]:
+    def objects(self, collection: str) -> MutableMapping[str, Json]:
         return self.state["objects"].setdefault(collection, {})
 
     def bump(self, *objs: Json | None) -> int:
@@ -245,6 +273,7 @@ class Store(Context):
         if kind.collection == "ltm/virtual":
             obj["vsIndex"] = next_vs_index(self)
         after_store(self, target, obj, None, subs)
+        self._index_write(target, obj, None)
         self.on_change()
         return obj
 
@@ -266,6 +295,7 @@ class Store(Context):
         target.container[target.item] = obj
         self.bump(obj, target.parent)
         after_store(self, target, obj, old, subs)
+        self._index_write(target, obj, old)
         self.on_change()
         return obj
 
@@ -284,8 +314,18 @@ class Store(Context):
         self._validate(target, obj)
         target.container[target.item] = obj
         self.bump(obj)
+        self._index_write(target, obj, old)
         self.on_change()
         return obj
+
+    def _index_write(self, target: Target, obj: Json, old: Json | None) -> None:
+        if target.parent is None:
+            if old is not None:
+                self.index.drop_top(target.kind.collection, old["fullPath"], old)
+            self.index.put_top(target.kind.collection, obj["fullPath"], obj)
+        else:
+            assert target.parent_kind is not None
+            self.index.put_sub(target.parent_kind, target.parent, target.segment, obj)
 
     def _missing_for_write(self, target: Target) -> SimError:
         item = target.item or ""
@@ -312,6 +352,11 @@ class Store(Context):
         obj = self._writable(target, "deleted")
         check_unreferenced(self, target, obj)
         del target.container[target.item]
+        if target.parent is None:
+            self.index.drop_top(target.kind.collection, obj["fullPath"], obj)
+        else:
+            assert target.parent_kind is not None
+            self.index.drop_sub(target.parent_kind, target.parent, target.segment, target.item)
         self.bump(target.parent)
         if target.kind.collection == "ltm/virtual":
             gc_virtual_address(self, obj["destination"])

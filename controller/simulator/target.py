@@ -3,6 +3,7 @@ item id decoding, subcollections)."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -20,7 +21,7 @@ class Target:
     def __init__(
         self,
         kind: Kind,
-        container: dict[str, Json] | None,
+        container: MutableMapping[str, Json] | None,
         url_path: str,
         parent: Json | None = None,
         parent_kind: Kind | None = None,

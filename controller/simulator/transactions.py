@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ COORDINATION_HEADER = "X-F5-REST-Coordination-Id"
 
 class Transactions:
     """iControl REST transactions (ICONTROL-NOTES §2.4): commands are queued unvalidated and
-    applied atomically, in evalOrder, on a copy of the store at commit."""
+    applied atomically, in evalOrder, on a trial of the store at commit (store.trial)."""
 
     def __init__(self, clock: Callable[[], float] = time.time, timeout: int = 120) -> None:
         self.clock = clock
@@ -70,8 +69,10 @@ class Transactions:
         command: Json = {"method": method, "uri": uri}
         if body is not None:
             command["body"] = body
+        # The highest evalOrder is kept, so queueing costs the same at any transaction size.
+        tx["_last_order"] = tx.get("_last_order", 0) + 1
         command.update(
-            evalOrder=max([c["evalOrder"] for c in tx["_commands"]], default=0) + 1,
+            evalOrder=tx["_last_order"],
             commandId=n,
             kind="tm:transaction:commandsstate",
             selfLink=f"{HOST}/mgmt/tm/transaction/{tid}/commands/{n}?ver={VERSION}",
@@ -105,7 +106,7 @@ class Transactions:
             raise bad_request('only {"state":"VALIDATING"} commits a transaction', api_error=1)
         if not tx["_commands"]:
             raise SimError(404, "there is no command to commit in the transaction.", api_error=1)
-        trial = Store(copy.deepcopy(store.state))
+        trial = store.trial()
         started = self.clock()
         try:
             for command in sorted(tx["_commands"], key=lambda c: c["evalOrder"]):
@@ -115,7 +116,7 @@ class Transactions:
             raise SimError(400, f"transaction failed:{error.message}", api_error=2) from None
         if body.get("validateOnly"):
             return self._record(tx)
-        store.state = trial.state
+        store.adopt(trial)
         store.on_change()
         del self.live[int(tid)]
         tx["state"] = "COMPLETED"
@@ -178,7 +179,9 @@ class Transactions:
             if method == "GET":
                 return 200, command
             if method == "DELETE":
-                self.get(tid)["_commands"].remove(command)
+                tx = self.get(tid)
+                tx["_commands"].remove(command)
+                tx["_last_order"] = max((c["evalOrder"] for c in tx["_commands"]), default=0)
                 return 200, None
             if (
                 method == "PATCH"
@@ -186,6 +189,8 @@ class Transactions:
                 and isinstance(body.get("evalOrder"), int)
             ):
                 command["evalOrder"] = body["evalOrder"]
+                tx = self.get(tid)
+                tx["_last_order"] = max((c["evalOrder"] for c in tx["_commands"]), default=0)
                 return 200, command
         return None
 
