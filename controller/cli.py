@@ -14,13 +14,13 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from controller import __version__
 from controller.config import OPTIONS, resolve_options, settings_from
 from controller.errors import ComposeFileError, ConfigError, ControllerError
 from controller.settings import Settings
+from controller.simulator_command import add_simulator_command, cmd_simulator
 from controller.workloads import WorkloadSource
 
 log = logging.getLogger("controller")
@@ -115,54 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compose_flags(validate, "compose files of one project, merged as Compose merges them")
     add_options(validate)
 
-    sim = commands.add_parser("simulator", help="serve the built-in iControl REST simulator")
-    sim.add_argument("--listen", default="127.0.0.1:8443", help="HOST:PORT [127.0.0.1:8443]")
-    sim.add_argument(
-        "--state",
-        default=None,
-        metavar="FILE",
-        help="persist the simulated configuration in this JSON file",
-    )
-    sim.add_argument(
-        "--cert-out",
-        default=None,
-        metavar="FILE",
-        help="write the simulator's certificate here so clients can trust it",
-    )
-    sim.add_argument(
-        "--pair",
-        nargs="?",
-        const="docker-ha",
-        metavar="DEVICE_GROUP",
-        help="serve an HA pair, the second unit on the next port (device group [docker-ha])",
-    )
-    sim.add_argument(
-        "--health-checks",
-        choices=("on", "off"),
-        default="on",
-        help="probe pool members with their monitors, so their state is real [on]",
-    )
-    sim.add_argument(
-        "--cert-name",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also name this IP address or DNS name in the certificate (repeatable); "
-        "loopback and the --listen address are always in it",
-    )
-    sim.add_argument("--username", default="admin")
-    sim.add_argument(
-        "--password-file",
-        default=None,
-        metavar="FILE",
-        help="file with the password to accept (default: admin)",
-    )
-    for flag, cost in (
-        ("--latency", "every request waits before its answer"),
-        ("--commit-cost", "per committed change (a transaction's command, a lone write)"),
-    ):
-        text = f"device model: ms {cost} [0]"
-        sim.add_argument(flag, type=float, default=0.0, metavar="MS", help=text)
+    add_simulator_command(commands)
     return parser
 
 
@@ -265,36 +218,6 @@ def cmd_validate(args: argparse.Namespace, values: Any) -> int:
         return FAILED
     print(f"{files} file(s) OK{also}")
     return 0
-
-
-def cmd_simulator(args: argparse.Namespace) -> int:
-    from functools import partial
-
-    from controller.simulator.pair import serve_pair
-    from controller.simulator.server import serve
-
-    password = "admin"
-    if args.password_file:
-        password = _read_file("--password-file", args.password_file)
-    run = partial(serve_pair, device_group=args.pair) if args.pair else serve
-    return run(
-        listen=args.listen,
-        state_file=args.state,
-        cert_out=args.cert_out,
-        username=args.username,
-        password=password,
-        health_checks=args.health_checks == "on",
-        cert_names=tuple(args.cert_name),
-        latency_ms=args.latency,
-        commit_cost_ms=args.commit_cost,
-    )
-
-
-def _read_file(flag: str, path: str) -> str:
-    try:
-        return Path(path).read_text().strip()
-    except OSError as error:
-        raise ConfigError(f"{flag}: cannot read {path} ({error.strerror})") from None
 
 
 def _client(settings: Settings, metrics: Any = None) -> tuple[Any, Any, Settings]:

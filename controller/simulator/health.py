@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,7 +224,7 @@ def _state(track: _Track, now: float) -> str:
 # --------------------------------------------------------------------------- configuration
 
 
-def probe_specs(objects: Callable[[str], dict[str, Json]]) -> dict[MonitorKey, ProbeSpec]:
+def probe_specs(objects: Callable[[str], Mapping[str, Json]]) -> dict[MonitorKey, ProbeSpec]:
     """Every (pool, member, monitor) the configuration asks to probe. `objects(collection)` is
     the store's item dict of a collection."""
     monitors = {path: (c, m) for c in MONITORS for path, m in objects(c).items()}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.simulator.cm import Cluster, DeviceGroup, UnitCm
+from controller.simulator.costs import DeviceCosts
 from controller.simulator.http_server import Request
 from controller.simulator.server import Simulator, parse_listen
 
@@ -167,6 +168,8 @@ def serve_pair(
     device_group: str = "docker-ha",
     health_checks: bool = True,
     cert_names: tuple[str, ...] = (),
+    latency_ms: float = 0.0,
+    commit_cost_ms: float = 0.0,
 ) -> int:
     """`docker-bigip-ctlr simulator --pair`: unit a on `listen`, unit b on the next port (any
     free port when `listen` says 0), until SIGINT/SIGTERM. Returns the exit status."""
@@ -182,6 +185,7 @@ def serve_pair(
             password=password,
             health_checks=health_checks,
             cert_names=cert_names,
+            costs=DeviceCosts(latency=latency_ms / 1000, commit_cost=commit_cost_ms / 1000),
         ).start()
     except (ValueError, OSError) as error:
         print(f"docker-bigip-ctlr simulator --pair: {error}", file=sys.stderr)
