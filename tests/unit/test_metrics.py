@@ -300,6 +300,19 @@ def test_buckets_resolve_sub_second_syncs() -> None:
     assert list(EVENT_BUCKETS) == sorted(EVENT_BUCKETS)
 
 
+def test_event_buckets_resolve_a_lone_event_applied_at_once() -> None:
+    # A lone event reaches the BIG-IP in tens of milliseconds: the histogram must tell 20 ms
+    # from 40 ms (its smallest bucket was 50 ms).
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    metrics.event_applied(0.02)
+    metrics.event_applied(0.04)
+    bucket = "bigip_ctlr_event_to_apply_seconds_bucket"
+    assert sample(registry, bucket, le="0.01") == 0
+    assert sample(registry, bucket, le="0.025") == 1
+    assert sample(registry, bucket, le="0.05") == 2
+
+
 def test_resync_interval(registry: CollectorRegistry, metrics: Metrics) -> None:
     metrics.set_resync_interval(60)
     assert sample(registry, "bigip_ctlr_resync_interval_seconds") == 60
