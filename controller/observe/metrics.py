@@ -91,7 +91,7 @@ REQUEST_BUCKETS = (
 )
 # A lone event runs at once (tens of milliseconds to the BIG-IP); events during a run wait up to
 # --debounce (default 0.2 s) after its start, so the range spans both.
-EVENT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+EVENT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10, 30, 60)
 
 MAX_LABEL_LENGTH = 128
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
