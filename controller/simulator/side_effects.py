@@ -17,6 +17,7 @@ from controller.simulator.base import (
     split_full,
 )
 from controller.simulator.folders import check_folder
+from controller.simulator.index import Index
 from controller.simulator.kinds import KINDS
 from controller.simulator.ltm_kinds import FQDN_ADDRESS
 from controller.simulator.request_body import identity
@@ -98,17 +99,28 @@ def _create_members_or_nothing(
     address under another name, 0107176c), neither the pool nor the members and nodes made
     before it stay. decision: a single request is one mcpd change, all or nothing, as a
     transaction is (ICONTROL-NOTES §2.4); no capture shows a partial pool."""
-    nodes_before = set(store.objects("ltm/node"))
+    nodes = store.objects("ltm/node")
+    # The nodes this POST may make, from its members' names (not a scan of every node).
+    wanted = {_node_path(entry, pool["partition"]) for entry in entries}
+    missing = {path for path in wanted if path not in nodes}
     try:
         _replace_members(store, target, pool, entries)
     except SimError:
         assert target.container is not None
         target.container.pop(pool["fullPath"], None)
-        nodes = store.objects("ltm/node")
-        for path in set(nodes) - nodes_before:
-            del nodes[path]
+        for path in missing:
+            nodes.pop(path, None)
+        # A refused request is rare: rebuild the index rather than undo it entry by entry.
+        store.index = Index.build(store.state["objects"])
         store.on_change()
         raise
+
+
+def _node_path(entry: Any, partition: str) -> str:
+    name = entry if isinstance(entry, str) else str(entry.get("name", ""))
+    if not isinstance(entry, str):
+        partition = str(entry.get("partition") or partition)
+    return f"/{partition}/{node_name_of(name)[0]}"
 
 
 def _check_ip_clash(store: Store, address: str, path: str) -> None:

@@ -217,3 +217,26 @@ def test_a_state_put_in_place_of_another_gets_its_own_index() -> None:
             "/mgmt/tm/ltm/node",
             {"name": "x", "partition": "docker", "address": "10.0.1.1"},
         )
+
+
+def test_a_refused_pool_post_leaves_nothing_and_an_index_equal_to_a_rebuild() -> None:
+    """A lone pool POST whose last member clashes with a node's address: the pool and the node
+    its first member made are gone again, and the index forgot them too (a stale entry would
+    refuse a later node at that address, or a delete of what was never there)."""
+    store, _ = device(SMALL)
+    body = pool_body("clash", 9997)
+    body["members"].append({"name": "other:80", "partition": "docker", "address": "10.0.1.1"})
+    with pytest.raises(SimError, match="0107176c"):
+        request(store, "POST", "/mgmt/tm/ltm/pool", body)  # 10.0.1.1 is app1-1's address
+    assert "/docker/clash" not in store.objects("ltm/pool")
+    assert "/docker/clash-1" not in store.objects("ltm/node")
+    rebuilt = Index.build(store.state["objects"])
+    assert dict(store.index.refs_of) == dict(rebuilt.refs_of)
+    assert dict(store.index.held) == dict(rebuilt.held)
+    # The address the refused POST's first member took is free again.
+    request(
+        store,
+        "POST",
+        "/mgmt/tm/ltm/node",
+        {"name": "n", "partition": "docker", "address": body["members"][0]["address"]},
+    )
