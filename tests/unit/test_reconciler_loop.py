@@ -14,7 +14,13 @@ from controller.bigip.adapter import BigipClient
 from controller.errors import DockerUnavailable
 from controller.observe.metrics import Metrics
 from controller.run.irules import load_irules
-from controller.run.loop import GC_THRESHOLDS, MAX_EVENT_AGE, Reconciler, event_age
+from controller.run.loop import (
+    GC_THRESHOLDS,
+    LEADERSHIP_INTERVAL,
+    MAX_EVENT_AGE,
+    Reconciler,
+    event_age,
+)
 from controller.settings import BigipSettings, Settings, VirtualSettings
 from controller.simulator.server import Simulator
 from controller.sources.docker_attrs import RELEVANT_EVENTS
@@ -293,3 +299,24 @@ def test_the_loop_collects_garbage_less_often(simulator: Simulator) -> None:
             assert gc.get_threshold() == GC_THRESHOLDS
     finally:
         gc.set_threshold(*before)
+
+
+def test_a_task_that_comes_to_lead_starts_writing_without_an_event(simulator: Simulator) -> None:
+    # A Swarm election brings no Docker event to every manager: the new leader's task waited
+    # for the next resync (up to --resync-interval, an hour here) before it wrote anything.
+    clock = FakeClock()
+    source = ScriptedSource([[]])
+    source.leader = False
+    with Loop(simulator, source, clock=clock) as loop:
+        skipped = {"result": "skipped"}
+        wait_until(
+            lambda: loop.registry.get_sample_value("bigip_ctlr_runs_total", skipped) or None,
+            10,
+            "the start-up run, skipped: not the writer",
+        )
+        assert simulator.list_objects("ltm/pool", "docker") == []
+        source.leader = True  # the election is over
+        clock.advance(LEADERSHIP_INTERVAL)
+        wait_until(lambda: loop.runs() == 1 or None, 10, "the new writer's first run")
+        assert len(simulator.list_objects("ltm/pool", "docker")) == 1
+        assert loop.registry.get_sample_value("bigip_ctlr_event_to_apply_seconds_count") == 0
