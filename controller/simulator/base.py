@@ -42,7 +42,7 @@ MONITOR_TYPES = (
     "sip",
 )
 MONITORS = tuple(f"ltm/monitor/{t}" for t in MONITOR_TYPES)
-PROFILE_TYPES = (
+PROFILE_TYPES: tuple[str, ...] = (
     "http",
     "tcp",
     "udp",
@@ -50,6 +50,9 @@ PROFILE_TYPES = (
     "client-ssl",
     "server-ssl",
     "dns",
+)
+# Standard profile types the simulator keeps with their type's defaults only (builtins.py).
+EXTRA_PROFILE_TYPES = (
     "one-connect",
     "http-compression",
     "web-acceleration",
@@ -61,6 +64,7 @@ PROFILE_TYPES = (
     "ipother",
     "request-log",
 )
+PROFILE_TYPES = PROFILE_TYPES + EXTRA_PROFILE_TYPES
 PROFILES = tuple(f"ltm/profile/{t}" for t in PROFILE_TYPES)
 PERSISTENCE_TYPES = (
     "cookie",

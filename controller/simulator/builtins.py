@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.simulator.base import Kind
+from controller.simulator.base import EXTRA_PROFILE_TYPES, Kind
+from controller.simulator.virtual_kinds import persistence_kind
 
 # Built-in monitors by type: root monitors have no defaultsFrom (load_http_monitors.json),
 # the derived ones name their root.
@@ -190,39 +191,11 @@ def _extra_profile_kind(ptype: str) -> Kind:
     return Kind(f"ltm/profile/{ptype}", "profile", defaults)
 
 
-def _extra_persistence_kind(ptype: str) -> Kind:
-    return Kind(
-        f"ltm/persistence/{ptype}",
-        "profile",
-        {
-            "appService": "none",
-            "defaultsFrom": "none",
-            "matchAcrossPools": "disabled",
-            "matchAcrossServices": "disabled",
-            "matchAcrossVirtuals": "disabled",
-            "mirror": "disabled",
-            "overrideConnectionLimit": "disabled",
-            "timeout": "180",
-        },
-    )
-
-
 # Profile and persistence types beyond the ones virtual_kinds.py defines with their defaults.
 EXTRA_KINDS = (
+    *(_extra_profile_kind(t) for t in EXTRA_PROFILE_TYPES),
     *(
-        _extra_profile_kind(t)
-        for t in (
-            "one-connect",
-            "http-compression",
-            "web-acceleration",
-            "fasthttp",
-            "http2",
-            "websocket",
-            "stream",
-            "ftp",
-            "ipother",
-            "request-log",
-        )
+        persistence_kind(t, {"timeout": "180"})
+        for t in ("hash", "msrdp", "sip", "ssl", "universal", "host")
     ),
-    *(_extra_persistence_kind(t) for t in ("hash", "msrdp", "sip", "ssl", "universal", "host")),
 )

@@ -287,7 +287,7 @@ def _profile_kind(name: str, extra: dict[str, Any]) -> Kind:
     )
 
 
-def _persistence_kind(name: str, extra: dict[str, Any]) -> Kind:
+def persistence_kind(name: str, extra: dict[str, Any]) -> Kind:
     return Kind(
         f"ltm/persistence/{name}",
         "profile",
@@ -346,7 +346,7 @@ PROFILE_KINDS = (
     _profile_kind("client-ssl", {"cert": "/Common/default.crt", "key": "/Common/default.key"}),
     _profile_kind("server-ssl", {"secureRenegotiation": "require-strict"}),
     _profile_kind("dns", {"enableDnsExpress": "enabled"}),
-    _persistence_kind("cookie", {"method": "insert", "expiration": "0", "cookieName": "none"}),
-    _persistence_kind("source-addr", {"mask": "none", "timeout": "180"}),
-    _persistence_kind("dest-addr", {"mask": "none", "timeout": "180"}),
+    persistence_kind("cookie", {"method": "insert", "expiration": "0", "cookieName": "none"}),
+    persistence_kind("source-addr", {"mask": "none", "timeout": "180"}),
+    persistence_kind("dest-addr", {"mask": "none", "timeout": "180"}),
 )
