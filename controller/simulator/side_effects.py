@@ -98,14 +98,16 @@ def _create_members_or_nothing(
     address under another name, 0107176c), neither the pool nor the members and nodes made
     before it stay. decision: a single request is one mcpd change, all or nothing, as a
     transaction is (ICONTROL-NOTES §2.4); no capture shows a partial pool."""
-    nodes_before = set(store.objects("ltm/node"))
+    # Member writes only add nodes, and a mapping (dict or overlay) lists added keys last: the
+    # nodes made here are the ones past the count before (no copy of every node per pool).
+    nodes_before = len(store.objects("ltm/node"))
     try:
         _replace_members(store, target, pool, entries)
     except SimError:
         assert target.container is not None
         target.container.pop(pool["fullPath"], None)
         nodes = store.objects("ltm/node")
-        for path in set(nodes) - nodes_before:
+        for path in list(nodes)[nodes_before:]:
             del nodes[path]
         store.on_change()
         raise
