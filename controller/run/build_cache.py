@@ -13,7 +13,10 @@ what is compared here, so an equal input gives back the last output:
 Settings and iRules are fixed for the life of a pipeline. Comparing costs one pass over the
 workloads and the objects; objects the read shares with the cache (core.view.shared_with)
 compare by identity. The desired objects equal to the device's are the device's (one copy
-in memory).
+in memory). The plan is handed back the same way (PlanCache):
+
+    plan(objects, device objects, policy)                   -> Changes  (the same objects,
+                                                                          in the same order)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import replace
 from controller.core.claims import incumbent_claims
 from controller.core.desired import Desired, build_desired
 from controller.core.model import BigipObject, ObjectKey, key_of
+from controller.core.plan import Changes, Policy, plan
 from controller.settings import Settings
 from controller.workloads import Workload
 
@@ -61,3 +65,18 @@ def as_held(
     state and the device state are one set of objects in memory, not two."""
     held = [current.get(key_of(o)) for o in objects]
     return tuple(h if h is not None and h == o else o for h, o in zip(held, objects, strict=True))
+
+
+class PlanCache:
+    def __init__(self) -> None:
+        self._inputs: tuple[list[BigipObject], list[BigipObject], Policy] | None = None
+        self._changes = Changes()
+
+    def plan(
+        self, objects: list[BigipObject], current: Mapping[ObjectKey, BigipObject], policy: Policy
+    ) -> Changes:
+        inputs = (list(objects), list(current.values()), policy)
+        if inputs != self._inputs:
+            self._changes = plan(inputs[0], inputs[1], policy)
+            self._inputs = inputs
+        return self._changes

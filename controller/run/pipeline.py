@@ -29,14 +29,14 @@ from controller.core.model import (
     key_of,
     owner_of,
 )
-from controller.core.plan import Change, Changes, Policy, plan
+from controller.core.plan import Change, Changes, Policy
 from controller.core.policies import keep_held_members, keep_workloads, with_rejections
 from controller.core.view import cache_was_in_sync, shared_with
 from controller.errors import BigipError, ControllerError, DockerUnavailable
 from controller.observe.logs import log_change
 from controller.observe.metrics import Metrics
 from controller.run.apply import Applier, LeadershipLost, Planner, workload_of
-from controller.run.build_cache import BuildCache
+from controller.run.build_cache import BuildCache, PlanCache
 from controller.run.problems import ProblemLog
 from controller.run.status import RunResult, StatusBoard
 from controller.settings import Settings
@@ -93,6 +93,7 @@ class Pipeline:
         self.client = client  # a BigipWriter; a BigipReader is enough for dry runs
         self.irules = dict(irules)
         self.builds = BuildCache(settings, self.irules)  # the last build, for equal inputs
+        self.plans = PlanCache()  # the last plan, likewise
         self.metrics = metrics
         metrics.set_resync_interval(settings.resync_interval)  # the no-sync alert scales by it
         metrics.preinitialise_kinds(KIND_ORDER)
@@ -288,7 +289,7 @@ class Pipeline:
                 keep = keep | (absent if unheard else absent & refused)
             kept = keep_workloads(objects, desired, current, cluster_id, invalid | keep)
             kept = keep_held_members(kept, desired, current)
-            changes = plan(kept, current.values(), policy)
+            changes = self.plans.plan(kept, current, policy)
             return without_member_deletes(changes) if unheard else changes
 
         return replan

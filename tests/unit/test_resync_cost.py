@@ -1,7 +1,8 @@
 """What keeps a no-change resync cheap, without changing what it decides.
 
 - the state read shares the cache's objects where they are equal (one copy in memory);
-- the desired state and the device's claims are built again only when their inputs changed;
+- the desired state, the device's claims and the plan are made again only when their inputs
+  changed;
 - digests of refused workloads are made for those only;
 - the member health metric sets only the series whose counts changed.
 """
@@ -19,9 +20,10 @@ from controller.bigip.adapter import BigipClient
 from controller.core.desired import build_desired
 from controller.core.model import Member, Pool, key_of
 from controller.core.objects import owner_marker
+from controller.core.plan import Policy, plan
 from controller.core.view import shared_with
 from controller.observe.metrics import Metrics
-from controller.run.build_cache import BuildCache
+from controller.run.build_cache import BuildCache, PlanCache
 from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
 from controller.run.pipeline import fingerprints, wanted_collections
@@ -173,3 +175,23 @@ def test_a_device_read_is_the_cached_objects_where_they_are_equal() -> None:
     finally:
         client.close()
         sim.stop()
+
+
+def test_equal_plan_inputs_give_back_the_last_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return plan(*args)
+
+    monkeypatch.setattr(build_cache, "plan", counted)
+    plans, policy = PlanCache(), Policy(cluster_id="c1")
+    one, two = member("10.0.0.1"), member("10.0.0.2")
+    first = plans.plan([one, two], {}, policy)
+    assert [c.action for c in first.items] == ["create", "create"]
+    assert plans.plan([member("10.0.0.1"), two], {}, policy) is first  # equal inputs
+    assert len(calls) == 1
+    device = {key_of(one): one}
+    assert [c.obj for c in plans.plan([one, two], device, policy).items] == [two]
+    assert plans.plan([one, two], device, Policy(cluster_id="c2")).conflicts  # not its owner
+    assert len(calls) == 3
