@@ -171,7 +171,7 @@ def test_a_split_run_keeps_each_new_pool_with_its_members_and_each_node_with_its
     h2 = Harness(simulator, source, max_transaction_changes=4, allow_mass_delete=True)
     assert h2.run().result == "success"
     transactions: list[list[str]] = []
-    for method, path, _, coordination in h2.last_log:
+    for method, path, _, coordination, *_ in h2.last_log:
         if method == "POST" and path.endswith("/transaction"):
             transactions.append([])
         elif coordination is not None and method == "DELETE":
