@@ -32,7 +32,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -53,6 +53,7 @@ from controller.bigip.replies import (
 from controller.core import model
 from controller.core.member_health import MemberId, member_states
 from controller.core.plan import Change, summary
+from controller.core.view import held_copy
 from controller.core.writes import Write, writes_of
 from controller.errors import (
     BigipError,
@@ -68,6 +69,7 @@ from controller.settings import BigipSettings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Known = Mapping[model.ObjectKey, model.BigipObject] | None
 
 Observer = Callable[[str, int, float], None]
 
@@ -382,15 +384,20 @@ class BigipClient:
             result[collection] = [dict(item) for item in items]  # Mappings: decoding checked
         return result
 
-    def read_objects(self, partition: str, collections: Iterable[str]) -> list[model.BigipObject]:
-        """The model objects in what `read` reads (the same requests), decoded once."""
+    def read_objects(
+        self, partition: str, collections: Iterable[str], known: Known = None
+    ) -> list[model.BigipObject]:
+        """The model objects in what `read` reads (the same requests), decoded once; one equal
+        to an object of `known` (the cache) is that object: in sync, no second copy is held."""
         objects: list[model.BigipObject] = []
         for collection, path, what in self._reads(partition, collections):
             items = self._read_items(path, what)
-            objects.extend(self._decoded(collection, items, path, what))
+            decoded = self._decoded(collection, items, path, what)
+            objects.extend([held_copy(known, o) for o in decoded] if known else decoded)
             if collection == "ltm/pool":
                 # Member health comes with the pool read at no extra request.
                 self.member_states = member_states(items)
+            del items, decoded  # not alive while the next collection is read: a lower peak
         return objects
 
     @staticmethod

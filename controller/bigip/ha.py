@@ -31,7 +31,7 @@ import contextlib
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -159,13 +159,18 @@ class HaClient:
         unit = self._checked()
         self._guarded(lambda u: u.ensure_partition(partition), unit)
 
-    def read_objects(self, partition: str, collections: Iterable[str]) -> list[model.BigipObject]:
+    def read_objects(
+        self,
+        partition: str,
+        collections: Iterable[str],
+        known: Mapping[model.ObjectKey, model.BigipObject] | None = None,
+    ) -> list[model.BigipObject]:
         wanted = list(collections)
         unit = self._checked()
         try:
-            objects = self._guarded(lambda u: u.read_objects(partition, wanted), unit)
+            objects = self._guarded(lambda u: u.read_objects(partition, wanted, known), unit)
         except FailedOver:  # it stopped answering mid-read: nothing came from it, read the new one
-            objects = self._guarded(lambda u: u.read_objects(partition, wanted))
+            objects = self._guarded(lambda u: u.read_objects(partition, wanted, known))
         self.moved_from = None  # what the run holds now comes from the active unit
         return objects
 

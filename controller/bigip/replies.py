@@ -148,6 +148,9 @@ def json_object_problem(response: requests.Response) -> str:
         return "reply is not JSON"
     except RecursionError:
         return "reply is JSON nested too deep to read"
+    # Whoever reads the body next (bigrest) gets this decoding instead of making another: a
+    # collection read is megabytes of JSON.
+    response.json = lambda **_: data  # type: ignore[method-assign]
     if not isinstance(data, dict):
         return f"reply is {json_type(data)} where iControl REST sends an object"
     items = data.get("items", [])

@@ -3,6 +3,8 @@
 after_changes(current, changes) -> current'
 DeviceView(current).apply(changes)         (the same, in place, chunk after chunk)
 cache_was_in_sync(cache, change) -> bool   (drift accounting on a resync)
+shared_with(cache, objects) -> current     (a read keyed, sharing the cache's equal objects)
+held_copy(cache, obj) -> obj               (the same, for one object)
 """
 
 from __future__ import annotations
@@ -88,3 +90,23 @@ def cache_was_in_sync(cache: Mapping[ObjectKey, BigipObject], change: Change) ->
     if change.action == "delete":
         return change.key not in cache
     return cache.get(change.key) == change.obj
+
+
+def shared_with(
+    cache: Mapping[ObjectKey, BigipObject], objects: list[BigipObject]
+) -> dict[ObjectKey, BigipObject]:
+    """`objects` by key, each one equal to the cache's copy replaced by that copy: on a device
+    that matches the cache, the state read holds no second copy of every object. The list is
+    emptied as it goes so the copies read are freed one by one, not all at the end."""
+    out: dict[ObjectKey, BigipObject] = {}
+    objects.reverse()
+    while objects:
+        obj = held_copy(cache, objects.pop())
+        out[key_of(obj)] = obj
+    return out
+
+
+def held_copy(cache: Mapping[ObjectKey, BigipObject], obj: BigipObject) -> BigipObject:
+    """The cache's copy of `obj` when it holds an equal one, else `obj`."""
+    cached = cache.get(key_of(obj))
+    return cached if cached is not None and cached == obj else obj

@@ -264,7 +264,9 @@ class Metrics:
             ["workload", "state"],
             registry=r,
         )
-        self._member_workloads: set[str] = set()
+        # workload label -> the counts last set: a resync sets only the series that changed
+        # (one labels() lookup per series costs seconds at thousands of workloads).
+        self._member_counts: dict[str, dict[str, int]] = {}
         self.peer_requests_rejected = Counter(
             p + "peer_requests_rejected",
             "Peer API requests refused (401), by reason.",
@@ -462,10 +464,12 @@ class Metrics:
             checked[label] = {
                 s: _check_count("set_member_health", s, counts.get(s, 0)) for s in MEMBER_STATES
             }
-        for gone in self._member_workloads - set(checked):
+        for gone in self._member_counts.keys() - checked.keys():
             for state in MEMBER_STATES:
                 self.members.remove(gone, state)
         for workload, counts in checked.items():
+            if self._member_counts.get(workload) == counts:
+                continue
             for state, n in counts.items():
                 self.members.labels(workload, state).set(n)
-        self._member_workloads = set(checked)
+        self._member_counts = checked

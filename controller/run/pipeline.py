@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from controller.core.claims import incumbent_claims
-from controller.core.desired import Desired, build_desired
+from controller.core.desired import Desired
 from controller.core.member_health import health_by_workload
 from controller.core.model import (
     COLLECTIONS,
@@ -30,13 +29,14 @@ from controller.core.model import (
     key_of,
     owner_of,
 )
-from controller.core.plan import Change, Changes, Policy, plan
+from controller.core.plan import Change, Changes, Policy
 from controller.core.policies import keep_held_members, keep_workloads, with_rejections
-from controller.core.view import cache_was_in_sync
+from controller.core.view import cache_was_in_sync, shared_with
 from controller.errors import BigipError, ControllerError, DockerUnavailable
 from controller.observe.logs import log_change
 from controller.observe.metrics import Metrics
 from controller.run.apply import Applier, LeadershipLost, Planner, workload_of
+from controller.run.build_cache import BuildCache, PlanCache
 from controller.run.problems import ProblemLog
 from controller.run.status import RunResult, StatusBoard
 from controller.settings import Settings
@@ -46,7 +46,9 @@ log = logging.getLogger("controller.run")
 
 
 class BigipReader(Protocol):
-    def read_objects(self, partition: str, collections: Iterable[str]) -> list[BigipObject]: ...
+    def read_objects(
+        self, partition: str, collections: Iterable[str], known: Mapping[ObjectKey, BigipObject]
+    ) -> list[BigipObject]: ...
 
 
 class BigipWriter(BigipReader, Protocol):
@@ -60,7 +62,9 @@ class BigipWriter(BigipReader, Protocol):
 class EmptyBigip:
     """A BIG-IP with nothing on it: what `plan` compares against without --bigip-url."""
 
-    def read_objects(self, partition: str, collections: Iterable[str]) -> list[BigipObject]:
+    def read_objects(
+        self, partition: str, collections: Iterable[str], known: Mapping[ObjectKey, BigipObject]
+    ) -> list[BigipObject]:
         return []
 
 
@@ -88,6 +92,8 @@ class Pipeline:
         self.source = source
         self.client = client  # a BigipWriter; a BigipReader is enough for dry runs
         self.irules = dict(irules)
+        self.builds = BuildCache(settings, self.irules)  # the last build, for equal inputs
+        self.plans = PlanCache()  # the last plan, likewise
         self.metrics = metrics
         metrics.set_resync_interval(settings.resync_interval)  # the no-sync alert scales by it
         metrics.preinitialise_kinds(KIND_ORDER)
@@ -260,8 +266,7 @@ class Pipeline:
     ) -> Desired:
         """The desired state; who holds a name, path, address or DNS name is what the device
         records (owner markers, and the records pointing at owned objects), never name order."""
-        incumbents = incumbent_claims(current.values(), self.settings.cluster_id)
-        return build_desired(workloads, self.settings, self.irules, incumbents)
+        return self.builds.build(workloads, current)
 
     def _planner(self, objects: list[BigipObject], desired: Desired) -> Planner:
         """How this run plans for a device state with some workloads held as they are: the
@@ -284,7 +289,7 @@ class Pipeline:
                 keep = keep | (absent if unheard else absent & refused)
             kept = keep_workloads(objects, desired, current, cluster_id, invalid | keep)
             kept = keep_held_members(kept, desired, current)
-            changes = plan(kept, current.values(), policy)
+            changes = self.plans.plan(kept, current, policy)
             return without_member_deletes(changes) if unheard else changes
 
         return replan
@@ -306,10 +311,11 @@ class Pipeline:
         """Refused workloads not tried again in this run. One is tried again when its objects
         change, on a resync, and after a run that changed the device (what it collided with
         may be gone): not on every event, where it would cost a refused transaction each time."""
-        prints = fingerprints(desired)
-        self.rejected = {w: r for w, r in self.rejected.items() if w in prints}
-        if resync or self.device_changed:
+        present = {w.workload for w in desired.workloads}
+        self.rejected = {w: r for w, r in self.rejected.items() if w in present}
+        if resync or self.device_changed or not self.rejected:
             return frozenset()
+        prints = fingerprints(desired, self.rejected.keys())
         return frozenset(w for w, (seen, _) in self.rejected.items() if prints[w] == seen)
 
     def _with_rejections(
@@ -319,7 +325,7 @@ class Pipeline:
         held_back: frozenset[str],
         applied: list[Change],
     ) -> Desired:
-        prints = fingerprints(desired)
+        prints = fingerprints(desired, refused.keys()) if refused else {}
         still = {w: self.rejected[w] for w in held_back if w in self.rejected}
         self.rejected = {**still, **{w: (prints.get(w, ""), why) for w, why in refused.items()}}
         self.device_changed = bool(applied)
@@ -340,12 +346,13 @@ class Pipeline:
         if not self.partition_ready and not dry_run:
             self.client.ensure_partition(self.settings.partition)
             self.partition_ready = True
+        cache = self.current or {}  # what the read shares objects with (one copy in sync)
         objects = self.client.read_objects(
-            self.settings.partition, wanted_collections(self.settings)
+            self.settings.partition, wanted_collections(self.settings), cache
         )
         if not dry_run:
             self._record_member_health(objects)
-        return {key_of(o): o for o in objects}
+        return shared_with(cache, objects)
 
     def _record_member_health(self, objects: list[BigipObject]) -> None:
         """Member health from the pool read just made (no request of its own)."""
@@ -458,12 +465,15 @@ class Pipeline:
         return rendered
 
 
-def fingerprints(desired: Desired) -> dict[str, str]:
-    """Workload -> a digest of its desired objects: a refused workload whose objects changed
-    is worth another try."""
+def fingerprints(desired: Desired, workloads: Collection[str]) -> dict[str, str]:
+    """Workload -> a digest of its desired objects, for `workloads` (the refused ones: only
+    those are compared, and a digest of every workload costs seconds at thousands): a refused
+    workload whose objects changed is worth another try."""
     objects = {key_of(o): o for o in desired.objects}
     return {
-        w.workload: repr(sorted(repr(objects.get(k)) for k in w.objects)) for w in desired.workloads
+        w.workload: repr(sorted(repr(objects.get(k)) for k in w.objects))
+        for w in desired.workloads
+        if w.workload in workloads
     }
 
 

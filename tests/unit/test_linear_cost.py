@@ -47,7 +47,9 @@ class MemoryDevice:
     def ensure_partition(self, partition: str) -> None:
         pass
 
-    def read_objects(self, partition: str, collections: Iterable[str]) -> list[BigipObject]:
+    def read_objects(
+        self, partition: str, collections: Iterable[str], known: object = None
+    ) -> list[BigipObject]:
         return list(self.view.objects.values())
 
     def apply(self, changes: list[Change]) -> None:

@@ -1,0 +1,197 @@
+"""What keeps a no-change resync cheap, without changing what it decides.
+
+- the state read shares the cache's objects where they are equal (one copy in memory);
+- the desired state, the device's claims and the plan are made again only when their inputs
+  changed;
+- digests of refused workloads are made for those only;
+- the member health metric sets only the series whose counts changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+import controller.run.build_cache as build_cache
+from controller.bigip.adapter import BigipClient
+from controller.core.desired import build_desired
+from controller.core.model import Member, Pool, key_of
+from controller.core.objects import owner_marker
+from controller.core.plan import Policy, plan
+from controller.core.view import shared_with
+from controller.observe.metrics import Metrics
+from controller.run.build_cache import BuildCache, PlanCache
+from controller.run.irules import load_irules
+from controller.run.loop import Reconciler
+from controller.run.pipeline import fingerprints, wanted_collections
+from controller.settings import BigipSettings, Settings, VirtualSettings
+from controller.simulator.server import Simulator
+from tests.support.builders import FakeSource, workload
+
+SETTINGS = Settings(
+    bigip=BigipSettings(url="https://bigip.example", username="u", password="p"),
+    http_virtual=VirtualSettings("192.0.2.10:80", ("/Common/http", "/Common/tcp")),
+)
+
+
+def member(address: str, marker: str = owner_marker("c1", "shop_www")) -> Member:
+    return Member("/docker/www", "docker", f"{address}:80", address, description=marker)
+
+
+def test_a_read_shares_the_cached_objects_it_equals_and_keeps_the_others() -> None:
+    same, changed, new = member("10.0.0.1"), member("10.0.0.2"), member("10.0.0.3")
+    cache = {key_of(same): same, key_of(changed): changed}
+    read = [member("10.0.0.1"), member("10.0.0.2", "someone else"), member("10.0.0.3")]
+    current = shared_with(cache, list(read))
+    assert list(current) == [key_of(same), key_of(changed), key_of(new)]
+    assert current[key_of(same)] is same  # equal: the cache's copy, not a second one
+    assert current[key_of(changed)] is read[1] and current[key_of(changed)] != changed
+    assert current[key_of(new)] is read[2]
+    # The last of two objects with one key wins, as a dict built from the list would.
+    twice = shared_with({}, [member("10.0.0.1"), member("10.0.0.1", "x")])
+    assert [o.description for o in twice.values()] == ["x"]
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The arguments of every build_desired call the cache makes."""
+    calls: list[Any] = []
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return build_desired(*args)
+
+    monkeypatch.setattr(build_cache, "build_desired", counted)
+    return calls
+
+
+def test_equal_workloads_and_device_state_give_back_the_last_build(builds: list[Any]) -> None:
+    cache = BuildCache(SETTINGS, {})
+    workloads = [workload("www", ["10.0.0.1", "10.0.0.2"]), workload("api", ["10.0.1.1"])]
+    first = cache.build(workloads, {})
+    assert cache.build(list(workloads), {}) is first
+    assert len(builds) == 1
+    # What the first build produced, now on the device: the claims change, so it builds again
+    # and decides the same (these workloads contest nothing).
+    device = {key_of(o): o for o in first.objects}
+    again = cache.build(workloads, device)
+    assert len(builds) == 2 and again == first
+    assert builds[1][3] and not builds[0][3]  # the device's claims, then none
+    # In sync, the desired objects are the device's own (one copy in memory).
+    assert all(o is device[key_of(o)] for o in again.objects)
+    assert cache.build(workloads, dict(device)) is again  # an equal state read again
+    assert len(builds) == 2
+
+
+def test_a_changed_workload_or_device_object_builds_again(builds: list[Any]) -> None:
+    cache = BuildCache(SETTINGS, {})
+    workloads = [workload("www", ["10.0.0.1"])]
+    first = cache.build(workloads, {})
+    workloads[0] = workload("www", ["10.0.0.1", "10.0.0.2"])  # the same list, changed in place
+    second = cache.build(workloads, {})
+    assert len(builds) == 2 and len(second.objects) == len(first.objects) + 1
+    device = {key_of(o): o for o in second.objects}
+    cache.build(workloads, device)
+    pool = next(k for k, o in device.items() if isinstance(o, Pool))
+    taken = dict(device)
+    taken[pool] = Pool("www", "docker", description=owner_marker("c1", "other/www"))
+    cache.build(workloads, taken)  # another workload holds the pool now: claims differ
+    assert len(builds) == 4
+    assert builds[3][3] != builds[2][3]
+
+
+def test_fingerprints_are_made_only_for_the_workloads_asked() -> None:
+    desired = build_desired(
+        [workload("www", ["10.0.0.1"]), workload("api", ["10.0.1.1"])], SETTINGS, {}
+    )
+    both = fingerprints(desired, {"shop/www", "shop/api"})
+    assert set(both) == {"shop/www", "shop/api"} and both["shop/www"] != both["shop/api"]
+    assert fingerprints(desired, {"shop/www"}) == {"shop/www": both["shop/www"]}
+    assert fingerprints(desired, ()) == {}
+
+
+def test_member_health_sets_only_the_series_that_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    looked_up: list[tuple[str, ...]] = []
+    labels = metrics.members.labels
+
+    def counted(*values: str) -> Any:
+        looked_up.append(values)
+        return labels(*values)
+
+    monkeypatch.setattr(metrics.members, "labels", counted)
+
+    def value(w: str, s: str) -> float | None:
+        return registry.get_sample_value("bigip_ctlr_members", {"workload": w, "state": s})
+
+    metrics.set_member_health({"a": {"up": 2}, "b": {"down": 1}})
+    assert len(looked_up) == 10  # every state of both workloads
+    metrics.set_member_health({"a": {"up": 2}, "b": {"down": 1}})
+    assert len(looked_up) == 10  # nothing changed: nothing set
+    metrics.set_member_health({"a": {"up": 1, "down": 1}, "b": {"down": 1}})
+    assert len(looked_up) == 15 and value("a", "up") == 1 and value("a", "down") == 1
+    metrics.set_member_health({"a": {"up": 1, "down": 1}})
+    assert value("b", "down") is None
+    metrics.set_member_health({"a": {"up": 1, "down": 1}, "b": {"down": 1}})
+    assert value("b", "down") == 1  # back with the same counts: its series are set again
+
+
+def test_a_device_read_is_the_cached_objects_where_they_are_equal() -> None:
+    """Through the adapter and the pipeline: a resync of a device in sync holds one copy."""
+    sim = Simulator().start()
+    settings = Settings(
+        bigip=BigipSettings(url=sim.url, password="admin", ca_file=sim.ca_file),
+        http_virtual=VirtualSettings("192.0.2.10:80", ("/Common/http", "/Common/tcp")),
+    )
+    client = BigipClient(settings.bigip)
+    try:
+        source = FakeSource([workload("www", ["10.0.0.1", "10.0.0.2"])])
+        pipeline = Reconciler(
+            settings, source, client, load_irules(settings), Metrics(CollectorRegistry())
+        )
+        assert pipeline.run_once(resync=True).result == "success"
+        cache = dict(pipeline.current or {})
+        wanted = wanted_collections(settings)
+        plain = client.read_objects(settings.partition, wanted)
+        assert {key_of(o) for o in plain} == set(cache) and plain == [
+            cache[key_of(o)] for o in plain
+        ]
+        assert not any(o is cache[key_of(o)] for o in plain)  # equal, but copies
+        changed = next(k for k, o in cache.items() if isinstance(o, Member))
+        stale = dict(cache)
+        stale[changed] = replace(cache[changed], description="drifted")
+        shared = client.read_objects(settings.partition, wanted, stale)
+        assert shared == plain
+        assert all(o is stale[key_of(o)] for o in shared if key_of(o) != changed)
+        assert next(o for o in shared if key_of(o) == changed) is not stale[changed]
+        # A resync through the pipeline: the same objects as its cache, no change.
+        result = pipeline.run_once(resync=True)
+        assert result.result == "success" and not result.changes.items
+        assert all(pipeline.current[k] is o for k, o in cache.items())  # type: ignore[index]
+    finally:
+        client.close()
+        sim.stop()
+
+
+def test_equal_plan_inputs_give_back_the_last_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return plan(*args)
+
+    monkeypatch.setattr(build_cache, "plan", counted)
+    plans, policy = PlanCache(), Policy(cluster_id="c1")
+    one, two = member("10.0.0.1"), member("10.0.0.2")
+    first = plans.plan([one, two], {}, policy)
+    assert [c.action for c in first.items] == ["create", "create"]
+    assert plans.plan([member("10.0.0.1"), two], {}, policy) is first  # equal inputs
+    assert len(calls) == 1
+    device = {key_of(one): one}
+    assert [c.obj for c in plans.plan([one, two], device, policy).items] == [two]
+    assert plans.plan([one, two], device, Policy(cluster_id="c2")).conflicts  # not its owner
+    assert len(calls) == 3
