@@ -141,7 +141,10 @@ class Verifier:
         now = self.clock()
         with self._lock:
             while self._seen and next(iter(self._seen.values())) < now - self.window:
-                self._seen.popitem(last=False)  # too old to be accepted again anyway
+                # Too old to be accepted again, unless the clock steps back: the floor
+                # keeps refusing what was forgotten.
+                _, forgotten = self._seen.popitem(last=False)
+                self._floor = max(self._floor, forgotten)
             if abs(now - stamp) > self.window or stamp <= self._floor:
                 return "stale"
             if nonce in self._seen:

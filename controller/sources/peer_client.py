@@ -51,11 +51,17 @@ def read_bounded(response: Any, max_bytes: int, deadline: float, where: str) -> 
     declared = response.headers.get("Content-Length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise PeerRefused(f"{where}: answer of {declared} bytes exceeds {max_bytes}", "oversize")
+    # read1 returns what one receive brings: read(n) would wait for n bytes, one socket
+    # timeout per byte of a dribbling peer, and the deadline would never be looked at.
+    read = getattr(response, "read1", response.read)
     parts: list[bytes] = []
     size = 0
     while True:
-        chunk = response.read(_CHUNK)
+        chunk = read(_CHUNK)
         if not chunk:
+            if declared.isascii() and declared.isdigit() and size != int(declared):
+                # read1 ends quietly where read would raise IncompleteRead.
+                raise PeerRefused(f"{where}: answer cut short at {size} bytes", "malformed")
             return b"".join(parts)
         size += len(chunk)
         if size > max_bytes:
@@ -94,7 +100,13 @@ def exchange(
             signature = response.headers.get(SIGNATURE_HEADER, "")
     except urllib.error.HTTPError as error:
         status, signature = error.code, error.headers.get(SIGNATURE_HEADER, "")
-        data = read_bounded(error, max_bytes, deadline, where)
+        try:
+            data = read_bounded(error, max_bytes, deadline, where)
+        except (OSError, http.client.HTTPException) as cut:  # its siblings below miss these
+            raise PeerRefused(
+                f"{where}: HTTP {status} answer cut short ({cut!r})", "malformed"
+            ) from None
+
         if not answer_is_signed(key, status, signed[NONCE_HEADER], data, signature):
             hint = " (the peer has another peer key?)" if status == 401 else ""
             raise PeerRefused(f"{where}: answered HTTP {status}{hint}", "http_error") from None

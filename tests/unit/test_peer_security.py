@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -31,7 +32,7 @@ from controller.peer_auth import (
 )
 from controller.simulator.server import Simulator
 from controller.sources.inventory import Inventory, inventory_to_json
-from controller.sources.peer_client import PeerRefused, read_bounded
+from controller.sources.peer_client import Peer, PeerRefused, exchange, read_bounded
 from controller.sources.peer_policy import Membership, membership_from, minimal
 from controller.sources.peers import PeerSource, fetch_inventory
 from controller.workloads import HealthCheck, Workload
@@ -731,7 +732,7 @@ def test_a_host_holding_connections_open_cannot_take_every_peer_slot(
     ("reply", "reason", "says"),
     [
         (b"garbage\r\n\r\n", "malformed", "not an HTTP answer"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}", "bad_signature", "not signed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}", "malformed", "cut short at 2 bytes"),
     ],
     ids=["not-http", "cut-short"],
 )
@@ -777,3 +778,62 @@ def test_an_answer_that_is_not_http_costs_that_peer_only(
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+def test_a_nonce_forgotten_for_its_age_stays_refused_when_the_clock_steps_back() -> None:
+    # A nonce dropped as too old could come back inside the window after the wall clock
+    # stepped back (an NTP correction), and its request was accepted a second time.
+    now = 1_000_000.0
+    verifier = Verifier(KEY, clock=lambda: now)
+    signed = sign_request(KEY, "GET", "/inventory", b"", now)
+    assert verifier.check("GET", "/inventory", signed, b"") is None
+    now += 40  # past the 30 s window: the next check forgets the nonce
+    later = sign_request(KEY, "GET", "/inventory", b"", now)
+    assert verifier.check("GET", "/inventory", later, b"") is None
+    now -= 35  # the clock steps back: the first request's stamp is inside the window again
+    assert verifier.check("GET", "/inventory", signed, b"") == "stale"
+
+
+def dribbling_peer(reply_head: bytes, body: bytes, pause: float) -> tuple[Peer, list[int]]:
+    """A listener answering `reply_head`, then `body` a byte at a time every `pause` seconds
+    until the client goes away; the list counts the body bytes it managed to send."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = [0]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, listener:
+            conn.recv(65536)
+            conn.sendall(reply_head)
+            try:
+                for byte in body:
+                    time.sleep(pause)
+                    conn.sendall(bytes([byte]))
+                    sent[0] += 1
+            except OSError:
+                pass  # the client gave up
+
+    threading.Thread(target=serve, daemon=True).start()
+    return ("127.0.0.1", listener.getsockname()[1]), sent
+
+
+def test_a_dribbling_answer_is_given_up_at_the_deadline_not_when_it_ends() -> None:
+    # Each byte came within the socket timeout, so read(64 KiB) waited for the whole body and
+    # the deadline was looked at only after it: one slow peer held the writer's collect.
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n"
+    peer, sent = dribbling_peer(head, b"x" * 60, pause=0.1)
+    with pytest.raises(PeerRefused) as caught:
+        exchange(peer, "/inventory", KEY, timeout=0.5)
+    assert caught.value.reason == "too_slow"
+    assert sent[0] < 60
+
+
+def test_an_error_answer_cut_short_is_a_refusal_of_that_peer() -> None:
+    # The body of an HTTP error was read where the handlers of its siblings could not catch
+    # what the read raised: a peer cutting its 500 short broke the caller's run.
+    head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\nabc"
+    peer, _ = dribbling_peer(head, b"", pause=0)
+    with pytest.raises(PeerRefused) as caught:
+        exchange(peer, "/notify", KEY, body=b"{}", timeout=2.0)
+    assert caught.value.reason == "malformed"
+    assert "cut short" in str(caught.value)
