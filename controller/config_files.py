@@ -30,10 +30,18 @@ def read_password(path: str, urls: tuple[str, ...]) -> str:
     # error (not a missing password file) is the one reported.
     if not urls or len(set(urls)) < len(urls) or any(u[:8] != "https://" for u in urls):
         return ""
+    return read_secret(
+        path, "--bigip-password-file", "pass the BIG-IP password in a file or Docker secret"
+    )
+
+
+def read_secret(path: str, flag: str, what: str) -> str:
+    """The stripped content of a secret file; ConfigError names the flag and the path (never
+    the content) when it cannot be read or is empty, and `what` says what it should hold."""
     try:
-        return Path(path).read_text().strip()
+        text = Path(path).read_text().strip()
     except OSError as error:
-        raise ConfigError(
-            f"--bigip-password-file: cannot read {path} ({error.strerror}); pass the BIG-IP "
-            "password in a file or Docker secret"
-        ) from None
+        raise ConfigError(f"{flag}: cannot read {path} ({error.strerror}); {what}") from None
+    if not text:
+        raise ConfigError(f"{flag}: {path} is empty; {what}")
+    return text

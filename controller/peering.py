@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.errors import ConfigError
+from controller.config_files import read_secret
 from controller.settings import PEER_KEY_SECRET, Settings
 
 if TYPE_CHECKING:
@@ -66,29 +65,19 @@ PEER_ROWS: tuple[tuple[str, str, Any, str, str], ...] = (
 )
 
 
-def _read_secret(path: str, flag: str, what: str) -> str:
-    try:
-        text = Path(path).read_text().strip()
-    except OSError as error:
-        raise ConfigError(f"{flag}: cannot read {path} ({error.strerror}); {what}") from None
-    if not text:
-        raise ConfigError(f"{flag}: {path} is empty; {what}")
-    return text
-
-
 def peer_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """The Settings fields of these rows from resolved option values. The key file is read
     only with --peers (a single node needs none)."""
     key = b""
     if values["peers"]:
-        key = _read_secret(
+        key = read_secret(
             values["peer_key_file"],
             "--peer-key-file",
             f"--peers needs the shared peer key (the Swarm secret {PEER_KEY_SECRET})",
         ).encode()
     token = ""
     if values["status_token_file"]:
-        token = _read_secret(
+        token = read_secret(
             values["status_token_file"], "--status-token-file", "it holds the /status token"
         )
     return {

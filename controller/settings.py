@@ -14,7 +14,7 @@ from typing import Any
 
 from controller.errors import ConfigError
 from controller.net import HostPort
-from controller.peer_auth import MIN_KEY_BYTES
+from controller.peer_auth import check_key
 
 DEFAULT_PARTITION = "docker"
 
@@ -310,8 +310,10 @@ def validate_peers(settings: Settings) -> None:
             f"peer-key-file: --peers needs the shared peer key (the Swarm secret "
             f"{PEER_KEY_SECRET}, mounted at /run/secrets/peer_key)"
         )
-    if len(settings.peer_key) < MIN_KEY_BYTES:
-        raise ConfigError(f"peer-key-file: the peer key must be at least {MIN_KEY_BYTES} bytes")
+    try:
+        check_key(settings.peer_key, "peer-key-file")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def parse_listen(text: str) -> HostPort:

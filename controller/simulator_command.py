@@ -5,10 +5,9 @@ from cli.py's wiring of `run` without --bigip-url."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from controller.errors import ConfigError
+from controller.config_files import read_secret
 
 
 def add_simulator_command(commands: Any) -> None:
@@ -71,7 +70,9 @@ def cmd_simulator(args: argparse.Namespace) -> int:
 
     password = "admin"
     if args.password_file:
-        password = _read_file("--password-file", args.password_file)
+        password = read_secret(
+            args.password_file, "--password-file", "the password the simulator accepts"
+        )
     run = partial(serve_pair, device_group=args.pair) if args.pair else serve
     return run(
         listen=args.listen,
@@ -84,10 +85,3 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         latency_ms=args.latency,
         commit_cost_ms=args.commit_cost,
     )
-
-
-def _read_file(flag: str, path: str) -> str:
-    try:
-        return Path(path).read_text().strip()
-    except OSError as error:
-        raise ConfigError(f"{flag}: cannot read {path} ({error.strerror})") from None

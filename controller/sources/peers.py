@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from controller.errors import DockerUnavailable, PeerError
 from controller.peer_auth import check_key
-from controller.settings import PRIVATE_NETWORKS, listen_port, parse_peers
+from controller.settings import PRIVATE_NETWORKS, parse_peers
 from controller.sources.inventory import (
     Inventory,
     compose_only,
@@ -162,10 +162,6 @@ class PeerSource:
         self._reported: dict[str, str] = {}  # "node: workload" -> why, logged once per change
         self._lost_logged: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="peers")
-
-    @classmethod
-    def from_listen(cls, local: WorkloadSource, peers: str, listen: str, **kw: Any) -> PeerSource:
-        return cls(local, peers, listen_port(listen), **kw)
 
     # ------------------------------------------------------------------ WorkloadSource
 

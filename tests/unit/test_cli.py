@@ -465,6 +465,21 @@ def test_password_is_read_from_its_file_and_never_shown(password_file: Path) -> 
     assert "Sup3r-S3cret-pw" not in str(settings.bigip)
 
 
+def test_an_empty_password_file_is_refused_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An empty secret used to become an empty password: a login failure later, far from the
+    # mistake. Every secret file now goes through one reader that refuses it.
+    empty = tmp_path / "empty-secret"
+    empty.write_text("\n")
+    message = config_error(
+        ["--bigip-url", "https://192.0.2.1", "--bigip-password-file", str(empty)]
+    )
+    assert message.startswith("--bigip-password-file: ") and f"{empty} is empty" in message
+    assert main(["simulator", "--password-file", str(empty)]) == 2
+    assert f"--password-file: {empty} is empty" in capsys.readouterr().err
+
+
 def test_missing_password_file_names_the_flag(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-secret"
     message = config_error(
