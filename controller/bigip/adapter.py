@@ -105,7 +105,7 @@ def _token_gone(failure: Failure) -> bool:
     return failure.status == 401 and ("expired" in message or "does not exist" in message)
 
 
-def _device_address(url: str) -> str:
+def device_address(url: str) -> str:
     """'https://host[:port][/]' -> 'host[:port]' (bigrest builds https://{device}{path})."""
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.netloc:
@@ -143,7 +143,7 @@ class BigipClient:
     # ----------------------------------------------------------------------- session set-up
 
     def _make_device(self, settings: BigipSettings) -> _Device:
-        address = _device_address(settings.url)
+        address = device_address(settings.url)
         # No username/password: bigrest never holds the password and never sends basic auth.
         device = _Device(address, session_verify=True, timeout=settings.timeout)
         session: requests.Session = device.session

@@ -34,9 +34,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
 
-from controller.bigip.adapter import BigipClient, Observer
+from controller.bigip.adapter import BigipClient, Observer, device_address
 from controller.core import model
 from controller.core.plan import Change
 from controller.errors import BigipError, BigipMalformed, BigipRetryable
@@ -83,11 +82,6 @@ def _properties(reply: Any, method: str, path: str, what: str) -> dict[str, Any]
     if not isinstance(properties, dict):
         raise BigipMalformed(f"{what}: {method} {path}: not a JSON object", 200, "", method, path)
     return properties
-
-
-def unit_host(url: str) -> str:
-    """'https://bigip-a.example.net:8443' -> 'bigip-a.example.net:8443' (no user-info)."""
-    return urlsplit(url).netloc.rpartition("@")[2]
 
 
 def stats_description(reply: dict[str, Any], field: str, path: str) -> str:
@@ -394,7 +388,7 @@ def make_client(
     ]
     return HaClient(
         units,
-        [unit_host(url) for url in settings.urls],
+        [device_address(url) for url in settings.urls],
         config_sync=settings.config_sync,
         observer=ha_observer,
     )

@@ -25,6 +25,7 @@ member reads up at once, so those tests stay deterministic.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +37,8 @@ from controller.simulator.base import MONITORS, Json, node_name_of
 from controller.simulator.probes import ProbeSpec, probe
 
 MonitorKey = tuple[str, str, str]  # (pool path, member path, monitor path)
+
+log = logging.getLogger("controller.simulator.health")
 
 TICK = 0.1  # seconds between looks at what is due; probes themselves follow their interval
 MAX_IN_FLIGHT = 32
@@ -238,7 +241,12 @@ def probe_specs(objects: Callable[[str], Mapping[str, Json]]) -> dict[MonitorKey
                 found = monitors.get(path)
                 if found is None:
                     continue
-                spec = spec_for(found[0], found[1], member)
+                try:
+                    spec = spec_for(found[0], found[1], member)
+                except (TypeError, ValueError) as error:
+                    # One monitor with a value no probe can use must not stop every probe.
+                    log.warning("health checks: monitor %s skipped: %s", path, error)
+                    continue
                 if spec is not None:
                     out[(pool["fullPath"], member["fullPath"], path)] = spec
     return out

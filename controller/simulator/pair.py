@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from controller.simulator.cm import Cluster, DeviceGroup, UnitCm
-from controller.simulator.costs import DeviceCosts
+from controller.simulator.costs import WRITES, DeviceCosts
 from controller.simulator.http_server import Request
 from controller.simulator.server import Simulator, parse_listen
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 UNIT_NAMES = ("bigip-a.example.net", "bigip-b.example.net")
 
 
@@ -134,7 +133,7 @@ class SimulatorPair:
         deletes are not configuration."""
         with self.cluster.lock:
             log = list(self.units[index].requests)
-        return [r for r in log if r.method in WRITE_METHODS and r.path.startswith("/mgmt/tm/")]
+        return [r for r in log if r.method in WRITES and r.path.startswith("/mgmt/tm/")]
 
     def partition(self, index: int, partition: str) -> dict[str, dict[str, Any]]:
         """Every object of `partition` on unit `index` as its GET with subcollections shows

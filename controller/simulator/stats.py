@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from controller.simulator.base import HOST, VERSION, Json, SimError, node_name_of, rest_id
+from controller.simulator.health import rule_of
 from controller.simulator.ltm_kinds import render_session_state
 from controller.simulator.target import locate_target, unregistered
 from controller.simulator.virtual_kinds import parse_destination
@@ -155,7 +156,7 @@ def _status(availability: str, enabled: bool, reason: str) -> Json:
 
 def member_status(store: Store, pool: Json, member: Json) -> tuple[str, str, str, bool]:
     """(GET state, availability, reason, enabled) of one member, live health included."""
-    monitored = member.get("monitor", "default") != "default" or bool(pool.get("monitor"))
+    monitored = bool(rule_of(pool, member))  # what the health checks probe, too
     live = store.live_state(pool, member)
     session, state = render_session_state(member, monitored, live)
     availability, reason = _AVAILABILITY.get(state, ("unknown", _CHILDREN_UNKNOWN))
@@ -167,13 +168,11 @@ def member_status(store: Store, pool: Json, member: Json) -> tuple[str, str, str
 
 def member_entries(store: Store, pool: Json, member: Json) -> Json:
     state, availability, reason, enabled = member_status(store, pool, member)
-    own = str(member.get("monitor", "default")).strip()
-    if own not in ("", "default"):
-        rule = own  # decision: the suffix of a member's own rule is not captured
-    elif pool.get("monitor"):
-        rule = f"{str(pool['monitor']).strip()} (pool monitor)"
-    else:
+    rule = rule_of(pool, member)
+    if not rule:
         rule = "none"
+    elif str(member.get("monitor") or "default").strip() in ("", "default"):
+        rule += " (pool monitor)"  # decision: the suffix of a member's own rule is not captured
     node, port = node_name_of(member["name"])
     return {
         "addr": _text(str(member.get("address", ""))),

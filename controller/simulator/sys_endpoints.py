@@ -46,8 +46,8 @@ GLOBAL_SETTINGS: Json = {
 
 
 def stats_not_simulated(path: str) -> tuple[int, Any]:
-    """Every `.../stats` URL lands here, so `ltm/pool/stats` is never read as a pool named
-    stats. decision: the simulator keeps no statistics yet; a 501 says so plainly."""
+    """The `.../stats` URLs of kinds stats.py keeps no statistics for land here, so such a URL
+    is never read as an object named stats. decision: a 501 says so plainly."""
     raise SimError(501, f"statistics are not simulated: {path}", api_error=1)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from controller.simulator.health import combine, parse_rule, rule_of
+from controller.simulator.health import combine, parse_rule, probe_specs, rule_of
 from controller.simulator.probes import (
     ProbeSpec,
     _checksum,
@@ -366,3 +366,29 @@ def test_state_follows_the_timeout_of_the_last_success() -> None:
     assert _state(track, 36.0) == "down"
     track.last_success, track.last_answer = 40.0, "disabled"
     assert _state(track, 41.0) == "disabled"
+
+
+def test_one_monitor_no_probe_can_use_leaves_the_others_probed() -> None:
+    # A monitor whose interval is no number made every refresh raise, and the health checker
+    # swallowed it: no member of any pool was probed any more, and nothing said why.
+    monitors = {
+        "/Common/good": {"interval": 5, "timeout": 16},
+        "/Common/bad": {"interval": "every so often", "timeout": 16},
+    }
+    member = {"name": "web-1:80", "address": "127.0.0.1", "fullPath": "/docker/web-1:80"}
+    pools = {
+        f"/docker/{name}": {
+            "fullPath": f"/docker/{name}",
+            "monitor": f"/Common/{name}",
+            "_sub": {"members": {member["fullPath"]: member}},
+        }
+        for name in ("good", "bad")
+    }
+
+    def objects(collection: str) -> dict[str, Any]:
+        if collection == "ltm/pool":
+            return pools
+        return monitors if collection == "ltm/monitor/http" else {}
+
+    specs = probe_specs(objects)
+    assert list(specs) == [("/docker/good", "/docker/web-1:80", "/Common/good")]

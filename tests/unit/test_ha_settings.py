@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from controller.bigip.adapter import BigipClient
-from controller.bigip.ha import HaClient, stats_description, unit_host
+from controller.bigip.adapter import BigipClient, device_address
+from controller.bigip.ha import HaClient, make_client, stats_description
 from controller.cli import _client
-from controller.errors import BigipMalformed
+from controller.errors import BigipMalformed, ConfigError
+from controller.settings import BigipSettings
 from tests.unit.test_cli import config_error, settings_for
 
 A, B = "https://bigip-a.example.net", "https://bigip-b.example.net:8443"
@@ -93,9 +94,12 @@ def test_the_cli_builds_the_plain_client_for_one_url_and_an_ha_client_for_two(
         two.close()
 
 
-def test_unit_host_never_carries_credentials() -> None:
-    assert unit_host("https://admin:pw@bigip-a:8443") == "bigip-a:8443"
-    assert unit_host(B) == "bigip-b.example.net:8443"
+def test_a_unit_is_named_by_its_host_in_metrics_and_logs() -> None:
+    assert device_address(B) == "bigip-b.example.net:8443"
+    # A URL with credentials never gets that far: the client refuses it, without quoting them.
+    with pytest.raises(ConfigError) as refused:
+        make_client(BigipSettings(url="https://admin:pw@bigip-a:8443", password="x"))
+    assert "pw" not in str(refused.value)
 
 
 def test_stats_description_reads_the_first_entry_or_names_what_is_missing() -> None:

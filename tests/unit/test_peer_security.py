@@ -27,6 +27,7 @@ from controller.peer_auth import (
     NONCE_HEADER,
     TIMESTAMP_HEADER,
     Verifier,
+    answer_is_signed,
     sign_answer,
     sign_request,
 )
@@ -87,6 +88,13 @@ def test_an_answer_signature_binds_status_body_and_the_request_nonce() -> None:
     assert signature != sign_answer(KEY, 200, "cd" * 16, b"{}")
     assert signature != sign_answer(KEY, 503, "ab" * 16, b"{}")
     assert signature != sign_answer(OTHER_KEY, 200, "ab" * 16, b"{}")
+    # The check the writer makes: the right signature only, for this status, body and nonce.
+    assert answer_is_signed(KEY, 200, "ab" * 16, b"{}", signature)
+    assert not answer_is_signed(KEY, 200, "ab" * 16, b"{}", "")
+    assert not answer_is_signed(KEY, 200, "ab" * 16, b'{"x": 1}', signature)
+    assert not answer_is_signed(KEY, 503, "ab" * 16, b"{}", signature)
+    assert not answer_is_signed(KEY, 200, "cd" * 16, b"{}", signature)
+    assert not answer_is_signed(OTHER_KEY, 200, "ab" * 16, b"{}", signature)
 
 
 # --------------------------------------------------------------------------- the peer listener
@@ -145,7 +153,7 @@ def test_a_refused_request_never_reaches_the_inventory_nor_holds_the_key_in_the_
     for _ in range(50):
         status, body, signed = signed_call(server, "/inventory", key=OTHER_KEY)
         assert (status, signed) == (401, "unsigned")
-        assert KEY not in body
+        assert json.loads(body) == {"error": "peer authentication failed"}
     assert served == []
 
 
