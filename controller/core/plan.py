@@ -155,7 +155,9 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
     draft.deletes += node_deletes
     detach, reattach = _monitor_swaps(draft.replace_deletes, wanted.values(), present)
     draft.replace_deletes += detach
-    draft.updates += reattach
+    # Taking the monitor back is the pool's one update: it carries the pool's other changes.
+    taken_back = {key_of(c.obj) for c in reattach}
+    draft.updates = [c for c in draft.updates if key_of(c.obj) not in taken_back] + reattach
     freeing = _freeing(wanted.values(), node_deletes, draft.deletes, going_with_pools)
     first = {key_of(c.obj) for c in freeing}
     deletes = [c for c in draft.deletes if key_of(c.obj) not in first]

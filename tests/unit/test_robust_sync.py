@@ -444,6 +444,30 @@ def test_a_frozen_workload_gives_up_an_address_docker_gave_to_another(
     assert "shop-a-2:80" in member_names(simulator, "/docker/shop_a_default")
 
 
+def test_a_monitor_type_change_beside_a_pool_change_writes_the_pool_once_more(
+    simulator: Simulator,
+) -> None:
+    # The pool's own update (its load balancing) and the take-back after the monitor swap
+    # were two updates of one pool: two PATCHes, two log lines, two drift repairs counted.
+    source = FakeSource([workload("www", ["172.18.0.2"])])
+    h = Harness(simulator, source)
+    h.run()
+    source.workloads = [
+        workload("www", ["172.18.0.2"], {"f5.monitor": "tcp", "f5.lb": "least-connections-member"})
+    ]
+
+    result = h.run()
+
+    assert result.result == "success", result.error
+    pool_updates = [
+        c for c in result.changes.items if c.action == "update" and c.obj.kind == "ltm/pool"
+    ]
+    assert [c.obj.monitor for c in pool_updates] == ["", "/docker/shop_www_default_mon"]
+    pool = simulator.get_object("ltm/pool", "/docker/shop_www_default")
+    assert pool is not None and pool["loadBalancingMode"] == "least-connections-member"
+    assert h.run(resync=True).changes.items == ()
+
+
 def test_a_monitor_type_change_lets_the_pool_go_of_it_first(simulator: Simulator) -> None:
     # Found by the sync model: http -> tcp deleted the monitor while its pool used it, and
     # the device refused (01070265: cannot be deleted because it is in use by a Pool).
