@@ -275,6 +275,12 @@ def pool_of(obj: BigipObject) -> str:
     return spec_of(obj).pool(obj)
 
 
+def pool_key_of(obj: BigipObject) -> ObjectKey | None:
+    """The key of a member's pool (an LTM and a GTM pool may share a path); None otherwise."""
+    spec = spec_of(obj)
+    return ObjectKey(spec.member_of, pool_of(obj)) if spec.member_of else None
+
+
 def must_replace(before: BigipObject, after: BigipObject) -> bool:
     """Whether `after` differs from `before` (same key) in a field the device cannot change in
     place, so the object must be deleted and created again."""

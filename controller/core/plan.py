@@ -48,7 +48,7 @@ from controller.core.model import (
     must_replace,
     node_key_of,
     owner_of,
-    pool_of,
+    pool_key_of,
     spec_of,
 )
 from controller.workloads import ChangeAction
@@ -148,9 +148,9 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
             draft.deletes.append(Change("delete", gone))
             if gone.kind in _POOL_KINDS:
                 deleted_pools.add(key)
-    going_with_pools = [o for o in present.values() if _pool_key(o) in deleted_pools]
+    going_with_pools = [o for o in present.values() if pool_key_of(o) in deleted_pools]
     # Members go away with their pool on the device: deleting them one by one is wasted writes.
-    draft.deletes = [c for c in draft.deletes if _pool_key(c.obj) not in deleted_pools]
+    draft.deletes = [c for c in draft.deletes if pool_key_of(c.obj) not in deleted_pools]
     node_deletes = _node_deletes(wanted, present, draft, going_with_pools, owned)
     draft.deletes += node_deletes
     detach, reattach = _monitor_swaps(draft.replace_deletes, wanted.values(), present)
@@ -197,12 +197,6 @@ def _monitor_swaps(
             detach.append(Change("update", let_go, before))
             reattach.append(Change("update", pool, let_go))
     return detach, reattach
-
-
-def _pool_key(obj: BigipObject) -> ObjectKey | None:
-    """The key of a member's pool (an LTM and a GTM pool may share a path); None otherwise."""
-    spec = spec_of(obj)
-    return ObjectKey(spec.member_of, pool_of(obj)) if spec.member_of else None
 
 
 def _node_deletes(

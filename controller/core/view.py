@@ -18,8 +18,7 @@ from controller.core.model import (
     Node,
     ObjectKey,
     key_of,
-    pool_of,
-    spec_of,
+    pool_key_of,
 )
 from controller.core.plan import Change, Changes
 
@@ -43,12 +42,8 @@ class DeviceView:
         for key, obj in self.objects.items():
             self._index(key, obj)
 
-    def _pool_key(self, obj: BigipObject) -> ObjectKey | None:
-        spec = spec_of(obj)
-        return ObjectKey(spec.member_of, pool_of(obj)) if spec.member_of else None
-
     def _index(self, key: ObjectKey, obj: BigipObject) -> None:
-        pool = self._pool_key(obj)
+        pool = pool_key_of(obj)
         if pool is not None:
             self._members.setdefault(pool, set()).add(key)
 
@@ -56,7 +51,7 @@ class DeviceView:
         obj = self.objects.pop(key, None)
         if obj is None:
             return
-        pool = self._pool_key(obj)
+        pool = pool_key_of(obj)
         if pool is not None:
             self._members.get(pool, set()).discard(key)
         if obj.kind in _POOLS_WITH_MEMBERS:

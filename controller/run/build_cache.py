@@ -26,8 +26,9 @@ from dataclasses import replace
 
 from controller.core.claims import incumbent_claims
 from controller.core.desired import Desired, build_desired
-from controller.core.model import BigipObject, ObjectKey, key_of
+from controller.core.model import BigipObject, ObjectKey
 from controller.core.plan import Changes, Policy, plan
+from controller.core.view import held_copy
 from controller.settings import Settings
 from controller.workloads import Workload
 
@@ -63,8 +64,7 @@ def as_held(
 ) -> tuple[BigipObject, ...]:
     """`objects`, each one equal to the device's replaced by the device's: in sync, the desired
     state and the device state are one set of objects in memory, not two."""
-    held = [current.get(key_of(o)) for o in objects]
-    return tuple(h if h is not None and h == o else o for h, o in zip(held, objects, strict=True))
+    return tuple(held_copy(current, o) for o in objects)
 
 
 class PlanCache:
