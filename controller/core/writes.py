@@ -53,17 +53,10 @@ def writes_of(changes: Sequence[Change]) -> Iterator[Write]:
     """The requests for `changes` (in order): each member created in a pool the batch creates
     goes in that pool's POST; every other change is a request of its own, in plan order.
     Lazy, so a change that cannot be sent fails when its turn comes."""
-    created_pools = {
-        full_path(c.obj.partition, c.obj.name)
-        for c in changes
-        if c.action == "create" and isinstance(c.obj, Pool)
-    }
-    joining: dict[str, list[Change]] = {}
+    joining = new_pool_members(changes)
+    riding = {id(m) for members in joining.values() for m in members}
     for change in changes:
-        if _joins_pool(change, created_pools):
-            joining.setdefault(change.obj.pool, []).append(change)  # type: ignore[union-attr]
-    for change in changes:
-        if _joins_pool(change, created_pools):
+        if id(change) in riding:
             continue
         if change.action == "create" and isinstance(change.obj, Pool):
             members = joining.get(full_path(change.obj.partition, change.obj.name), [])
@@ -72,12 +65,20 @@ def writes_of(changes: Sequence[Change]) -> Iterator[Write]:
             yield _single(change)
 
 
-def _joins_pool(change: Change, created_pools: set[str]) -> bool:
-    return (
-        change.action == "create"
-        and isinstance(change.obj, Member)
-        and change.obj.pool in created_pools
-    )
+def new_pool_members(changes: Sequence[Change]) -> dict[str, list[Change]]:
+    """The members created in each pool the batch creates, by pool path: they travel in the
+    pool's POST, so a transaction must never hold the pool without them (apply's chunks)."""
+    created_pools = {
+        full_path(c.obj.partition, c.obj.name)
+        for c in changes
+        if c.action == "create" and isinstance(c.obj, Pool)
+    }
+    joining: dict[str, list[Change]] = {}
+    for change in changes:
+        obj = change.obj
+        if change.action == "create" and isinstance(obj, Member) and obj.pool in created_pools:
+            joining.setdefault(obj.pool, []).append(change)
+    return joining
 
 
 def _pool_with_members(pool: Change, members: list[Change]) -> Write:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from controller.core.model import BigipObject, ObjectKey, owner_of
 from controller.core.plan import Change, Changes
 from controller.core.view import DeviceView
+from controller.core.writes import new_pool_members
 from controller.errors import BigipRejected
 
 # (workloads to hold as they are on the device, the device state) -> the changes to make
@@ -185,12 +186,7 @@ def _molecules(items: list[Change]) -> list[list[Change]]:
     for change in items:
         if change.action == "delete" and change.key in creates and _node_path(change.obj):
             replaced_on.setdefault(_node_path(change.obj), []).append(change)
-    joining: dict[str, list[Change]] = {}  # new pool -> its new members
-    for change in items:
-        pool = getattr(change.obj, "pool", "")
-        new_member = change.action == "create" and change.obj.kind == "ltm/pool/members"
-        if new_member and ObjectKey("ltm/pool", pool) in creates:
-            joining.setdefault(pool, []).append(change)
+    joining = new_pool_members(items)  # new pool -> its new members
     used: set[int] = set()
     molecules = []
     for change in items:
