@@ -15,17 +15,20 @@ share lives in cm.Cluster: who is active, the device group and whether they are 
 
 from __future__ import annotations
 
-import signal
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 from controller.simulator.cm import Cluster, DeviceGroup, UnitCm
 from controller.simulator.costs import WRITES, DeviceCosts
 from controller.simulator.http_server import Request
-from controller.simulator.server import Simulator, parse_listen
+from controller.simulator.server import (
+    Simulator,
+    parse_listen,
+    shown_password,
+    wait_for_stop_signal,
+)
 
 UNIT_NAMES = ("bigip-a.example.net", "bigip-b.example.net")
 
@@ -192,15 +195,11 @@ def serve_pair(
     try:
         if cert_out:
             Path(cert_out).write_bytes(Path(pair.ca_file).read_bytes())
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        shown = password if password == "admin" else "(from --password-file)"
         a, b = pair.units
         print(f"BIG-IP HA pair, device group {device_group} (sync-failover, auto-sync off)")
         print(f"unit a (active):  {a.url}", flush=True)
         print(f"unit b (standby): {b.url}", flush=True)
-        print(f"credentials: {username} / {shown}", flush=True)
+        print(f"credentials: {username} / {shown_password(password)}", flush=True)
         print(f"certificate (CA to trust, both units): {cert_out or pair.ca_file}", flush=True)
         print(
             f"controller: --bigip-url {a.url},{b.url} --config-sync {device_group}\n"
@@ -208,8 +207,7 @@ def serve_pair(
             "to the active unit",
             flush=True,
         )
-        while not stop.wait(0.5):
-            pass
+        wait_for_stop_signal()
         return 0
     finally:
         pair.stop()

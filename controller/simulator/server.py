@@ -304,6 +304,20 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def shown_password(password: str) -> str:
+    """The password is shown only when it is the well-known default."""
+    return password if password == "admin" else "(from --password-file)"
+
+
+def wait_for_stop_signal() -> None:
+    """Until SIGINT or SIGTERM (the simulator command's whole life)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
 def serve(
     listen: str = "127.0.0.1:8443",
     state_file: str | None = None,
@@ -343,13 +357,8 @@ def serve(
     try:
         if cert_out:
             Path(cert_out).write_bytes(Path(sim.ca_file).read_bytes())
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        # The password is shown only when it is the well-known default.
-        shown = password if password == "admin" else "(from --password-file)"
         print(f"BIG-IP simulator listening on {sim.url}", flush=True)
-        print(f"credentials: {username} / {shown}", flush=True)
+        print(f"credentials: {username} / {shown_password(password)}", flush=True)
         print(f"certificate (CA to trust): {cert_out or sim.ca_file}", flush=True)
         print(f"certificate names: {', '.join(sim.cert_names)}", flush=True)
         if state_file:
@@ -362,8 +371,7 @@ def serve(
                 f"{commit_cost_ms:g} ms per committed change",
                 flush=True,
             )
-        while not stop.wait(0.5):
-            pass
+        wait_for_stop_signal()
         print(
             f"served {costs.requests} requests, committed {costs.commits} changes "
             f"({costs.modeled_seconds:.3f} s on the modeled device)",
