@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from controller.bigip.adapter import (
     BigipClient,
     Failure,
-    _device_address,
     classify,
+    device_address,
     parse_restapi_error,
 )
 from controller.errors import (
@@ -140,7 +140,7 @@ def test_any_error_response_is_classified(status: int, message: str) -> None:
     ],
 )
 def test_device_address(url: str, address: str) -> None:
-    assert _device_address(url) == address
+    assert device_address(url) == address
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_device_address(url: str, address: str) -> None:
 )
 def test_bad_url_is_a_config_error_naming_the_setting(url: str) -> None:
     with pytest.raises(ConfigError, match="bigip-url"):
-        _device_address(url)
+        device_address(url)
 
 
 def test_missing_ca_file_is_a_config_error(tmp_path: Path) -> None:
