@@ -14,15 +14,13 @@ What it adds on top of bigrest, and why (bug numbers refer to ICONTROL-NOTES.md)
 - Every answer is checked by a response hook before bigrest or requests act on it
   (bigip/replies.py): a 3xx is BigipRedirected and never followed (requests would send the
   token header, and for 307/308 a login's password, to the Location); a 2xx that is not a
-  JSON object is BigipMalformed. Items read back are decoded here, so an item the core cannot
-  read is BigipMalformed naming the request and the field, never a KeyError in the run.
+  JSON object is BigipMalformed. Items read back are decoded here (an item read unchanged
+  is not decoded again: core/read_memo.py), so an item the core cannot read is
+  BigipMalformed naming the request and the field, never a KeyError in the run.
 - Transactions never commit when building them failed (B2): no `with device:`; the header is
   always removed afterwards, so nothing later leaks into an abandoned transaction (B13).
-- Empty collections read as [] (B4).
-- Every HTTP exchange is counted once by a response hook: `requests[(method, status)]`.
-
-Not thread-safe (bigrest keeps transaction state on the shared session, B11): the reconciler
-calls it from one thread.
+- Empty collections read as [] (B4). Each HTTP exchange is counted once by a response hook.
+- Not thread-safe (bigrest keeps transaction state on the shared session, B11).
 """
 
 from __future__ import annotations
@@ -53,6 +51,7 @@ from controller.bigip.replies import (
 from controller.core import model
 from controller.core.member_health import MemberId, member_states
 from controller.core.plan import Change, summary
+from controller.core.read_memo import ReadMemo
 from controller.core.view import held_copy
 from controller.core.writes import Write, writes_of
 from controller.errors import (
@@ -85,9 +84,6 @@ REFRESH_SHARE = 0.1
 REFRESH_MAX_SECONDS = 60.0
 
 _PARTITION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-
-# Re-exported: the error helpers' home used to be this module.
-__all__ = ["BigipClient", "Failure", "classify", "parse_restapi_error"]
 
 
 class _Device(BIGIP):  # type: ignore[misc]
@@ -138,6 +134,8 @@ class BigipClient:
         self._token_lifetime = 0.0
         # (pool, member) -> health, from the last pool read (core.member_health)
         self.member_states: dict[MemberId, str] = {}
+        # Items read again unchanged are not decoded again (core/read_memo.py).
+        self.memo = ReadMemo()
         self._device = self._make_device(settings)
 
     # ----------------------------------------------------------------------- session set-up
@@ -201,6 +199,7 @@ class BigipClient:
         except BadReply as bad:
             raise self._bad_reply(bad, "POST", LOGIN_PATH, what) from None
         self._token = token
+        self.memo.forget()  # a new session may be a restarted device: trust no stamp across it
         self._token_lifetime = lifetime
         self._token_deadline = time.monotonic() + lifetime
         self._device.session.headers[AUTH_HEADER] = token
@@ -380,7 +379,7 @@ class BigipClient:
         result: dict[str, list[dict[str, Any]]] = {}
         for collection, path, what in self._reads(partition, collections):
             items = self._read_items(path, what)
-            self._decoded(collection, items, path, what)
+            self._decoded(collection, items, path, what, {})
             result[collection] = [dict(item) for item in items]  # Mappings: decoding checked
         return result
 
@@ -392,12 +391,11 @@ class BigipClient:
         objects: list[model.BigipObject] = []
         for collection, path, what in self._reads(partition, collections):
             items = self._read_items(path, what)
-            decoded = self._decoded(collection, items, path, what)
-            objects.extend([held_copy(known, o) for o in decoded] if known else decoded)
+            objects += self._decoded(collection, items, path, what, known)
             if collection == "ltm/pool":
                 # Member health comes with the pool read at no extra request.
                 self.member_states = member_states(items)
-            del items, decoded  # not alive while the next collection is read: a lower peak
+            del items  # not alive while the next collection is read: a lower peak
         return objects
 
     @staticmethod
@@ -419,9 +417,11 @@ class BigipClient:
         # An empty collection has no "items": bigrest returns the collection itself (B4).
         return [item.properties for item in loaded] if isinstance(loaded, list) else []
 
-    def _decoded(self, collection: str, items: list[Any], path: str, what: str) -> list[Any]:
+    def _decoded(
+        self, collection: str, items: list[Any], path: str, what: str, cache: Known
+    ) -> list[model.BigipObject]:
         try:
-            return model.objects_from_items(collection, items)
+            return self.memo.objects(collection, items, lambda o: held_copy(cache or {}, o))
         except IcontrolJsonError as error:
             raise self._bad_reply(BadReply(200, str(error)), "GET", path, what) from None
 

@@ -356,14 +356,16 @@ def objects_from_items(collection: str, items: Sequence[Any]) -> list[Any]:
     (item /docker/www)".
     """
     parse = COLLECTIONS[collection]
-    objects: list[Any] = []
-    for index, item in enumerate(items):
-        try:
-            objects.extend(parse(item))
-        except IcontrolJsonError as error:
-            located = error.under(f"items[{index}]")
-            raise IcontrolJsonError(located.field, located.problem + _named(item)) from None
-    return objects
+    return [obj for index, item in enumerate(items) for obj in decode_item(parse, index, item)]
+
+
+def decode_item(parse: Parser, index: int, item: Any) -> list[Any]:
+    """One item of a collection (at `index` of its items) -> its model objects."""
+    try:
+        return parse(item)
+    except IcontrolJsonError as error:
+        located = error.under(f"items[{index}]")
+        raise IcontrolJsonError(located.field, located.problem + _named(item)) from None
 
 
 def _named(item: Any) -> str:

@@ -104,4 +104,6 @@ def shared_with(
 def held_copy(cache: Mapping[ObjectKey, BigipObject], obj: BigipObject) -> BigipObject:
     """The cache's copy of `obj` when it holds an equal one, else `obj`."""
     cached = cache.get(key_of(obj))
-    return cached if cached is not None and cached == obj else obj
+    if cached is obj or cached is None:
+        return obj
+    return cached if cached == obj else obj

@@ -16,13 +16,8 @@ from bigrest.common.exceptions import RESTAPIError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.bigip.adapter import (
-    BigipClient,
-    Failure,
-    classify,
-    device_address,
-    parse_restapi_error,
-)
+from controller.bigip.adapter import BigipClient, device_address
+from controller.bigip.replies import Failure, classify, parse_restapi_error
 from controller.errors import (
     BigipAuthError,
     BigipConflict,

@@ -1,0 +1,95 @@
+"""Items read again unchanged are not decoded again.
+
+A resync reads every collection it compares, because it exists to repair drift. At thousands
+of workloads most of its time went into turning the same JSON into the same model objects
+run after run. The device stamps every object with `generation`, a global configuration
+counter, whenever the object changes; a pool's stamp also moves with its members' (captured
+pools carry their most recently changed member's generation). So an item whose stamp is the
+one it had at the last read holds what it held then:
+
+    stamp = (generation, ((sub-item path, generation, session), ...) per subcollection)
+
+The members' own stamps are part of it (a deleted member leaves the pool's list, whether or
+not the pool's generation moved), and so is a member's `session`, the one field the decoders
+read that an operator changes (enable, disable). Monitor-driven `state` is not decoded into
+the model; member health is read from the raw items on every read.
+
+An item without a usable generation is decoded every time. The memo belongs to one device:
+another device's counters mean nothing here, and the adapter drops it whenever it logs in
+(after the device forgot the token, e.g. a restart, and at each token refresh), so nothing
+rests on stamps for longer than a token lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from controller.core.model import COLLECTIONS, BigipObject, decode_item
+
+Stamp = tuple[Any, ...]
+
+
+def item_stamp(item: Any) -> Stamp | None:
+    """The item's version as the device stamps it; None when it carries no generation."""
+    if not isinstance(item, Mapping):
+        return None
+    generation = item.get("generation")
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        return None
+    subs: list[Any] = []
+    for value in item.values():
+        if isinstance(value, Mapping) and value.get("isSubcollection"):
+            listed = value.get("items")
+            if not isinstance(listed, list):
+                subs.append(())
+                continue
+            subs.append(tuple(_sub_stamp(sub) for sub in listed))
+    return (generation, tuple(subs))
+
+
+def _sub_stamp(sub: Any) -> Any:
+    if not isinstance(sub, Mapping):
+        return repr(sub)  # decoding it fails anyway: never equal to a good stamp
+    return (sub.get("fullPath") or sub.get("name"), sub.get("generation"), sub.get("session"))
+
+
+class ReadMemo:
+    """Per collection: item path -> (stamp, the objects it decoded to)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[str, tuple[Stamp, list[BigipObject]]]] = {}
+        self.decoded = 0  # items decoded (not taken from the memo), for tests and benchmarks
+
+    def forget(self) -> None:
+        self._seen.clear()
+
+    def objects(
+        self,
+        collection: str,
+        items: Sequence[Any],
+        share: Callable[[BigipObject], BigipObject] = lambda obj: obj,
+    ) -> list[BigipObject]:
+        """The model objects of `items`, read from collection `collection`: those of an item
+        stamped as at the last read are the objects decoded then, the others are decoded
+        (IcontrolJsonError names a bad item); all pass through `share` (the cache's equal
+        copy, so one copy is held). Items no longer listed are forgotten."""
+        parse = COLLECTIONS[collection]
+        before = self._seen.get(collection, {})
+        now: dict[str, tuple[Stamp, list[BigipObject]]] = {}
+        out: list[BigipObject] = []
+        for index, item in enumerate(items):
+            stamp = item_stamp(item)
+            path = item.get("fullPath") if stamp is not None else None
+            known = before.get(path) if isinstance(path, str) else None
+            if known is not None and known[0] == stamp:
+                decoded = known[1]
+            else:
+                decoded = decode_item(parse, index, item)
+                self.decoded += 1
+            objects = [share(obj) for obj in decoded]
+            if stamp is not None and isinstance(path, str):
+                now[path] = (stamp, objects)
+            out.extend(objects)
+        self._seen[collection] = now
+        return out

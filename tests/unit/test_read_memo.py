@@ -1,0 +1,190 @@
+"""Items read again unchanged are not decoded again; everything that changed is.
+
+A resync must still see drift: these tests change the device by hand between reads and check
+that exactly the changed items are decoded again and that the run repairs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from controller.bigip.adapter import BigipClient
+from controller.core.model import Member, Pool, key_of
+from controller.core.plan import Change
+from controller.core.read_memo import ReadMemo, item_stamp
+from controller.errors import BigipMalformed, IcontrolJsonError
+from controller.run.pipeline import wanted_collections
+from controller.simulator.server import Simulator
+from tests.support.builders import FakeSource, workload
+from tests.support.harness import Harness
+
+
+def pool_item(generation: Any = 7, members: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "name": "www",
+        "partition": "docker",
+        "fullPath": "/docker/www",
+        "loadBalancingMode": "round-robin",
+        "membersReference": {"link": "x", "isSubcollection": True},
+    }
+    if generation is not None:
+        item["generation"] = generation
+    if members is not None:
+        item["membersReference"]["items"] = members
+    return item
+
+
+def member_item(address: str, generation: int = 7, session: str = "user-enabled") -> dict[str, Any]:
+    return {
+        "name": f"{address}:80",
+        "partition": "docker",
+        "fullPath": f"/docker/{address}:80",
+        "address": address,
+        "generation": generation,
+        "session": session,
+    }
+
+
+def test_an_item_stamped_as_before_gives_the_objects_decoded_before() -> None:
+    memo = ReadMemo()
+    items = [pool_item(members=[member_item("10.0.0.1")])]
+    first = memo.objects("ltm/pool", items)
+    again = memo.objects("ltm/pool", [pool_item(members=[member_item("10.0.0.1")])])
+    assert memo.decoded == 1
+    assert [type(o) for o in first] == [Pool, Member]
+    assert all(a is b for a, b in zip(first, again, strict=True))
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param(pool_item(generation=8, members=[member_item("10.0.0.1")]), id="pool"),
+        pytest.param(pool_item(members=[member_item("10.0.0.1", generation=8)]), id="member"),
+        # A device that did not move the generation still shows an operator's disable.
+        pytest.param(
+            pool_item(members=[member_item("10.0.0.1", session="user-disabled")]),
+            id="session",
+        ),
+        pytest.param(pool_item(members=[]), id="member-gone"),
+        pytest.param(
+            pool_item(members=[member_item("10.0.0.1"), member_item("10.0.0.2")]),
+            id="member-added",
+        ),
+    ],
+)
+def test_any_change_of_the_item_or_its_members_decodes_it_again(changed: dict[str, Any]) -> None:
+    memo = ReadMemo()
+    memo.objects("ltm/pool", [pool_item(members=[member_item("10.0.0.1")])])
+    objects = memo.objects("ltm/pool", [changed])
+    assert memo.decoded == 2
+    members = changed["membersReference"].get("items", [])
+    assert sum(isinstance(o, Member) for o in objects) == len(members)
+    if members and members[0]["session"] == "user-disabled":
+        assert [o.enabled for o in objects if isinstance(o, Member)] == [False]
+
+
+def test_an_item_without_a_generation_is_decoded_every_time() -> None:
+    memo = ReadMemo()
+    for _ in range(3):
+        memo.objects("ltm/pool", [pool_item(generation=None), pool_item(generation="7")])
+    assert memo.decoded == 6
+    assert item_stamp(pool_item(generation=True)) is None
+
+
+def test_items_no_longer_listed_are_forgotten() -> None:
+    memo = ReadMemo()
+    memo.objects("ltm/pool", [pool_item()])
+    memo.objects("ltm/pool", [])
+    memo.objects("ltm/pool", [pool_item()])
+    assert memo.decoded == 2
+
+
+def test_a_bad_item_fails_every_read_naming_where() -> None:
+    memo = ReadMemo()
+    bad = pool_item(members=[{**member_item("10.0.0.1"), "ratio": "abc"}])
+    where = r"items\[0\].membersReference.items\[0\].ratio"
+    for _ in range(2):
+        with pytest.raises(IcontrolJsonError, match=where):
+            memo.objects("ltm/pool", [bad])
+
+
+# --------------------------------------------------------------- through the adapter
+
+
+def resync_decodes(h: Harness) -> int:
+    before = h.client.memo.decoded
+    result = h.run(resync=True)
+    assert result.result == "success"
+    return h.client.memo.decoded - before
+
+
+def test_a_steady_resync_decodes_nothing_and_drift_is_still_repaired(
+    simulator: Simulator,
+) -> None:
+    source = FakeSource([workload("www", ["10.0.0.1", "10.0.0.2"]), workload("api", ["10.0.0.3"])])
+    h = Harness(simulator, source)
+    assert h.run().result == "success"
+    listed = resync_decodes(h)  # every item the run wrote is read for the first time
+    assert listed > 0
+    assert resync_decodes(h) == 0
+    # An operator disables one member of www by hand: www's pool item is decoded again, and
+    # the run enables the member again.
+    current = h.reconciler.current or {}
+    member = next(o for o in current.values() if isinstance(o, Member) and o.address == "10.0.0.1")
+    operator = BigipClient(h.settings.bigip)
+    try:
+        operator.apply([Change("update", replace(member, enabled=False))])
+    finally:
+        operator.close()
+    assert resync_decodes(h) == 1
+    assert h.last_requests[("PATCH", 200)] == 1
+    assert (h.reconciler.current or {})[key_of(member)].enabled
+    assert resync_decodes(h) == 1  # the repair changed the item again: read once more
+    assert resync_decodes(h) == 0
+
+
+def test_a_member_deleted_by_hand_is_seen_and_made_again(simulator: Simulator) -> None:
+    source = FakeSource([workload("www", ["10.0.0.1", "10.0.0.2"])])
+    h = Harness(simulator, source)
+    h.run()
+    resync_decodes(h)
+    current = h.reconciler.current or {}
+    member = next(o for o in current.values() if isinstance(o, Member) and o.address == "10.0.0.2")
+    operator = BigipClient(h.settings.bigip)
+    try:
+        operator.apply([Change("delete", member)])
+    finally:
+        operator.close()
+    assert resync_decodes(h) == 1
+    assert h.last_requests[("POST", 200)] == 1
+    pool = simulator.get_object("ltm/pool", member.pool)
+    assert pool is not None
+    listed = [m["address"] for m in pool["membersReference"]["items"]]
+    assert sorted(listed) == ["10.0.0.1", "10.0.0.2"]
+
+
+def test_a_new_login_trusts_no_stamp(simulator: Simulator) -> None:
+    source = FakeSource([workload("www", ["10.0.0.1"])])
+    h = Harness(simulator, source)
+    h.run()
+    listed = resync_decodes(h)
+    assert resync_decodes(h) == 0
+    simulator.revoke_tokens()  # as a restarted device forgets them: the client logs in again
+    assert resync_decodes(h) == listed
+
+
+def test_a_malformed_item_is_refused_on_every_read(simulator: Simulator) -> None:
+    source = FakeSource([workload("www", ["10.0.0.1"])])
+    h = Harness(simulator, source)
+    h.run()
+    wanted = wanted_collections(h.settings)
+    h.client.read_objects("docker", wanted)
+    simulator.put_object("ltm/pool", {"name": "odd", "partition": "docker"})
+    with simulator.lock:
+        simulator.store.objects("ltm/pool")["/docker/odd"]["loadBalancingMode"] = ["round-robin"]
+    for _ in range(2):
+        with pytest.raises(BigipMalformed, match="loadBalancingMode"):
+            h.client.read_objects("docker", wanted)
