@@ -40,6 +40,7 @@ class Outcome:
     view: DeviceView  # the device after what was applied
     applied: list[Change] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)  # workload -> the device's message
+    writer_known: bool = False  # the next transaction may go without asking still_writer
 
     @property
     def current(self) -> dict[ObjectKey, BigipObject]:
@@ -52,8 +53,9 @@ class Applier:
     ) -> None:
         self.client = client  # anything with apply(list[Change])
         self.max_changes = max_changes
-        # Asked before every transaction: leadership can move between two of one run, and a
-        # task that lost it must not write next to the new writer.
+        # Asked before every transaction (but a first one the caller vouches for, see apply):
+        # leadership can move between two of one run, and a task that lost it must not write
+        # next to the new writer.
         self.still_writer = still_writer
 
     def apply(
@@ -62,12 +64,15 @@ class Applier:
         current: Mapping[ObjectKey, BigipObject],
         replan: Planner,
         held_back: frozenset[str] = frozenset(),
+        writer_known: bool = False,
     ) -> Outcome:
         """Apply `changes` (planned with `held_back` held); on a refusal, isolate.
 
+        `writer_known`: the caller has just been told this task is the writer (the run's own
+        question), so the first transaction goes without asking again; every later one asks.
         Raises the device's error when what it refuses belongs to no workload (a shared
         object), and every non-refusal error (timeouts, 5xx, auth) as it comes."""
-        outcome = Outcome(DeviceView(current))
+        outcome = Outcome(DeviceView(current), writer_known=writer_known)
         try:
             self._commit(changes, outcome)
             return outcome
@@ -125,7 +130,9 @@ class Applier:
         """At most `max_changes` per transaction, in order; each committed chunk is recorded at
         once, so a later chunk's failure leaves an exact picture of the device."""
         for chunk in chunked(list(changes.items), self.max_changes):
-            if not self.still_writer():
+            if outcome.writer_known:
+                outcome.writer_known = False  # the caller's answer covers one transaction
+            elif not self.still_writer():
                 raise LeadershipLost(f"{len(outcome.applied)} change(s) applied before")
             self.client.apply(chunk)  # type: ignore[attr-defined]
             outcome.view.apply(chunk)
