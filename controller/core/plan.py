@@ -250,8 +250,8 @@ def _naming_emptiers(items: list[Change], current: Iterable[BigipObject]) -> lis
         if isinstance(obj, Member):
             own = key_of(obj)
             by = own if own in deleting else pool_key_of(obj)
-            if by in deleting:
-                emptiers.setdefault(node_key_of(obj), set()).add(by)  # type: ignore[arg-type]
+            if by is not None and by in deleting:
+                emptiers.setdefault(node_key_of(obj), set()).add(by)
     return [
         replace(c, emptied_by=tuple(sorted(emptiers[c.key])))
         if c.action == "delete" and isinstance(c.obj, Node) and c.key in emptiers
