@@ -8,6 +8,8 @@ import argparse
 from typing import Any
 
 from controller.config_files import read_secret
+from controller.errors import ConfigError
+from controller.settings import DEVICE_GROUP
 
 
 def add_simulator_command(commands: Any) -> None:
@@ -68,12 +70,19 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     from controller.simulator.pair import serve_pair
     from controller.simulator.server import serve
 
+    if args.pair is not None and not DEVICE_GROUP.fullmatch(args.pair):
+        # The controller's --config-sync takes the name the pair prints: one rule for both,
+        # so a pair the simulator serves is one the controller can be pointed at.
+        raise ConfigError(
+            f"--pair: {args.pair!r} is not a device group name (letters, digits, '.', '_', "
+            "'-'; at most 255, not starting with '.' or '-')"
+        )
     password = "admin"
     if args.password_file:
         password = read_secret(
             args.password_file, "--password-file", "the password the simulator accepts"
         )
-    run = partial(serve_pair, device_group=args.pair) if args.pair else serve
+    run = partial(serve_pair, device_group=args.pair) if args.pair is not None else serve
     return run(
         listen=args.listen,
         state_file=args.state,

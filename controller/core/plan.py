@@ -68,6 +68,10 @@ class Change:
     obj: BigipObject
     before: BigipObject | None = None
     workload: str = ""
+    emptied_by: tuple[ObjectKey, ...] = ()
+    """For a node's delete: the deletes of this plan that take its members away (their own,
+    or their pool's). A split run commits it with the last of them: once its members are gone,
+    an unmarked node has nothing left that says it was the controller's."""
 
     @cached_property
     def key(self) -> ObjectKey:
@@ -167,6 +171,7 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
         + _ordered(draft.updates)
         + _ordered(deletes, reverse=True)
     )
+    items = _naming_emptiers(items, present.values())
     if policy.guard_mass_delete and _too_many_deletes(
         draft.deletes, going_with_pools, present.values(), policy
     ):
@@ -229,11 +234,30 @@ def _node_deletes(
         were = users.get(key, [])
         ours = bool(were) and all(key_of(m) in removed and owned(m) for m in were)
         if owned(node) or ours:
-            # One workload's members used it: it goes in that workload's transaction. Used by
-            # several (a Docker node's address), it waits for all of them: no workload.
+            # One workload's members used it: it is that workload's (a refusal of it is that
+            # workload's to answer for). Used by several (a Docker node's address): no one's.
             workloads = {owner_of(m).partition(" workload=")[2] for m in were}
             deletes.append(Change("delete", node, workload=_only(workloads)))
     return deletes
+
+
+def _naming_emptiers(items: list[Change], current: Iterable[BigipObject]) -> list[Change]:
+    """`items` with each node delete naming the deletes that empty it (`Change.emptied_by`):
+    a member's own delete when the plan has one, else its pool's, which takes it along."""
+    deleting = {c.key for c in items if c.action == "delete"}
+    emptiers: dict[ObjectKey, set[ObjectKey]] = {}
+    for obj in current:
+        if isinstance(obj, Member):
+            own = key_of(obj)
+            by = own if own in deleting else pool_key_of(obj)
+            if by is not None and by in deleting:
+                emptiers.setdefault(node_key_of(obj), set()).add(by)
+    return [
+        replace(c, emptied_by=tuple(sorted(emptiers[c.key])))
+        if c.action == "delete" and isinstance(c.obj, Node) and c.key in emptiers
+        else c
+        for c in items
+    ]
 
 
 def _only(values: set[str]) -> str:

@@ -40,6 +40,7 @@ class Outcome:
     view: DeviceView  # the device after what was applied
     applied: list[Change] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)  # workload -> the device's message
+    writer_known: bool = False  # the next transaction may go without asking still_writer
 
     @property
     def current(self) -> dict[ObjectKey, BigipObject]:
@@ -52,8 +53,9 @@ class Applier:
     ) -> None:
         self.client = client  # anything with apply(list[Change])
         self.max_changes = max_changes
-        # Asked before every transaction: leadership can move between two of one run, and a
-        # task that lost it must not write next to the new writer.
+        # Asked before every transaction (but a first one the caller vouches for, see apply):
+        # leadership can move between two of one run, and a task that lost it must not write
+        # next to the new writer.
         self.still_writer = still_writer
 
     def apply(
@@ -62,12 +64,15 @@ class Applier:
         current: Mapping[ObjectKey, BigipObject],
         replan: Planner,
         held_back: frozenset[str] = frozenset(),
+        writer_known: bool = False,
     ) -> Outcome:
         """Apply `changes` (planned with `held_back` held); on a refusal, isolate.
 
+        `writer_known`: the caller has just been told this task is the writer (the run's own
+        question), so the first transaction goes without asking again; every later one asks.
         Raises the device's error when what it refuses belongs to no workload (a shared
         object), and every non-refusal error (timeouts, 5xx, auth) as it comes."""
-        outcome = Outcome(DeviceView(current))
+        outcome = Outcome(DeviceView(current), writer_known=writer_known)
         try:
             self._commit(changes, outcome)
             return outcome
@@ -125,7 +130,9 @@ class Applier:
         """At most `max_changes` per transaction, in order; each committed chunk is recorded at
         once, so a later chunk's failure leaves an exact picture of the device."""
         for chunk in chunked(list(changes.items), self.max_changes):
-            if not self.still_writer():
+            if outcome.writer_known:
+                outcome.writer_known = False  # the caller's answer covers one transaction
+            elif not self.still_writer():
                 raise LeadershipLost(f"{len(outcome.applied)} change(s) applied before")
             self.client.apply(chunk)  # type: ignore[attr-defined]
             outcome.view.apply(chunk)
@@ -134,14 +141,18 @@ class Applier:
 
 def chunked(items: list[Change], size: int) -> list[list[Change]]:
     """Transactions of at most `size` changes that never leave a pool emptier than its
-    workload is between two commits.
+    workload is between two commits, nor a node the device made without its members.
 
     A run small enough goes in one transaction. A larger one keeps a replaced object's
     delete next to its create (with the node a readdressed member frees in between), so a
     commit never holds a member's delete without its return, and otherwise cuts between
     workloads where it can: the plan's leading deletes first (those it put before the
     creates), then shared creates and updates,
-    then each workload whole, shared deletes last. A replace is never split, even past `size`."""
+    then each workload whole, shared deletes last. A node's delete goes right after the last
+    of the deletes that empty it (`Change.emptied_by`), in its transaction: a run stopped
+    between the two would leave an unmarked node no member uses, which no later run may
+    delete. A replace, and a delete with the nodes it empties, are never split, even past
+    `size`."""
     if len(items) <= size:
         return [items] if items else []
     # The deletes the plan put before every create (replaced objects, freed addresses) stay
@@ -149,17 +160,26 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
     # none: its deletes go by workload like any other.
     first_create = next((i for i, c in enumerate(items) if c.action == "create"), 0)
     leading = {id(c) for c in items[:first_create]}
+    molecules = _molecules(items)
+    following = _following(molecules)
     groups: dict[str, list[list[Change]]] = {}
-    for molecule in _molecules(items):
+    for molecule in molecules:
         head = molecule[0]
+        if id(head) in following:
+            continue  # laid out with the last delete that empties it
         owner = "~first" if id(head) in leading else workload_of(head)
         groups.setdefault(owner or _shared_group(head), []).append(molecule)
     rank = {"~first": 0, "~shared": 1, "~shared-deletes": 3}
     order = sorted(groups, key=lambda g: rank.get(g, 2))
+    laid_out = [molecule for group in order for molecule in groups[group]]
+    after = _nodes_after(laid_out, following)
     chunks: list[list[Change]] = []
     current: list[Change] = []
+    index = 0
     for group in order:
         for molecule in groups[group]:
+            molecule = molecule + after.get(index, [])
+            index += 1
             if current and len(current) + len(molecule) > size:
                 chunks.append(current)
                 current = []
@@ -170,6 +190,29 @@ def chunked(items: list[Change], size: int) -> list[list[Change]]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def _following(molecules: list[list[Change]]) -> dict[int, Change]:
+    """Node deletes standing alone whose emptying deletes are all in the run: id -> change.
+    (One in a replace already shares its members' transaction.)"""
+    deleted = {c.key for m in molecules for c in m if c.action == "delete"}
+    return {
+        id(m[0]): m[0]
+        for m in molecules
+        if len(m) == 1 and m[0].emptied_by and set(m[0].emptied_by) <= deleted
+    }
+
+
+def _nodes_after(
+    laid_out: list[list[Change]], following: dict[int, Change]
+) -> dict[int, list[Change]]:
+    """Molecule index (in commit order) -> the node deletes that go right after it: those
+    whose last emptying delete it holds."""
+    where = {c.key: i for i, m in enumerate(laid_out) for c in m if c.action == "delete"}
+    after: dict[int, list[Change]] = {}
+    for node in following.values():
+        after.setdefault(max(where[k] for k in node.emptied_by), []).append(node)
+    return after
 
 
 def _molecules(items: list[Change]) -> list[list[Change]]:

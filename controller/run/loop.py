@@ -128,7 +128,7 @@ class Reconciler(Pipeline):
     def check_leadership(self) -> None:
         """A task that is not the writer asks whether it leads now, and runs at once when it
         does (a full resync: what the old writer left is read anew). The writer needs no such
-        question: it asks before each transaction it sends."""
+        question: it asks at the start of each run and before each later transaction."""
         if self.leader is not False:
             return
         try:

@@ -171,7 +171,7 @@ class Pipeline:
                     "success", resync, started, self.clock() - t0, changes=changes, desired=desired
                 )
             self._log_plan(changes)
-            outcome = self.applier.apply(changes, current, replan, held_back)
+            outcome = self.applier.apply(changes, current, replan, held_back, writer_known=True)
             desired = self._with_rejections(desired, outcome.rejected, held_back, outcome.applied)
             self.problems.report(desired.problems, desired.notices)
             changes = replace(changes, items=tuple(outcome.applied))
@@ -241,7 +241,7 @@ class Pipeline:
         self.metrics.set_leader(leader)
 
     def _still_writer(self) -> bool:
-        """Asked before each transaction; an engine that cannot tell means stop writing."""
+        """Asked before each transaction after a run's first; unsure means stop writing."""
         try:
             leader = self.source.is_swarm_leader()
         except Exception:  # noqa: BLE001 - unsure is not the writer

@@ -299,8 +299,9 @@ def test_an_ipv6_virtual_server_gets_an_ipv6_mask() -> None:
 
 
 def test_a_node_delete_names_the_one_workload_whose_members_used_it() -> None:
-    # A split run keeps it in that workload's transaction (run/apply.py chunked); a node
-    # several workloads' members used (a Docker node's address) names none and goes last.
+    # A refusal of it is that workload's; a node several workloads' members used (a Docker
+    # node's address) names none. Each names the deletes that empty it (a split run commits
+    # it with the last of them: run/apply.py chunked).
     api_owner = owner_marker("c1", "shop/api")
     www = member("node1:30080", "192.0.2.1", pool_name="www")
     api = Member("/docker/api", "docker", "node1:30081", "192.0.2.1", description=api_owner)
@@ -318,3 +319,12 @@ def test_a_node_delete_names_the_one_workload_whose_members_used_it() -> None:
         c.key.path: c.workload for c in plan([], current, POLICY).items if c.obj.kind == "ltm/node"
     }
     assert nodes == {"/docker/node1": "", "/docker/shop-www-1": "shop/www"}
+    emptiers = {
+        c.key.path: [k.path for k in c.emptied_by]
+        for c in plan([], current, POLICY).items
+        if c.obj.kind == "ltm/node"
+    }
+    assert emptiers == {
+        "/docker/node1": ["/docker/api", "/docker/www"],
+        "/docker/shop-www-1": ["/docker/www"],
+    }
