@@ -134,6 +134,13 @@ OPTIONS: tuple[Option, ...] = (
         _number,
     ),
     Option(
+        "--bigip-read-page-size",
+        "F5_BIGIP_READ_PAGE_SIZE",
+        DEFAULTS.bigip.read_page_size,
+        "items per GET when reading a collection (pages with $top/$skip)",
+        int,
+    ),
+    Option(
         "--config-sync",
         "F5_CONFIG_SYNC",
         DEFAULTS.bigip.config_sync,
@@ -437,6 +444,7 @@ def _settings_from(values: Mapping[str, Any]) -> Settings:
         ca_file=values["ca_file"],
         insecure=values["insecure"],
         timeout=values["bigip_timeout"],
+        read_page_size=values["bigip_read_page_size"],
     )
     return Settings(
         bigip=bigip,

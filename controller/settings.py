@@ -36,6 +36,9 @@ class BigipSettings:
     """Skip TLS verification. Off by default; only for labs."""
     timeout: float = 30.0
     """Seconds one iControl REST request may take."""
+    read_page_size: int = 500
+    """Items per GET when reading a collection ($top/$skip): a device times a large expanded
+    collection out, and a smaller answer is a smaller peak in memory on both ends."""
     more_urls: tuple[str, ...] = ()
     """The other units of an HA pair (device group), after `url`: the controller writes only
     to the one that is active. Same username, password and CA for every unit."""
@@ -282,6 +285,8 @@ def validate_bigip(bigip: BigipSettings) -> None:
             raise ConfigError(f"bigip-url: must start with https://, got {url!r}")
     if len(set(bigip.urls)) != len(bigip.urls):
         raise ConfigError(f"bigip-url: the same unit is given twice in {', '.join(bigip.urls)}")
+    if bigip.read_page_size < 1:
+        raise ConfigError(f"bigip-read-page-size: must be at least 1, got {bigip.read_page_size}")
     if bigip.more_urls and not bigip.url:
         raise ConfigError("bigip-url: an HA pair's first URL is empty")
     if bigip.config_sync and not DEVICE_GROUP.fullmatch(bigip.config_sync):

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -38,6 +37,7 @@ import requests
 from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
+from controller.bigip.reads import check_partition, collection_reads
 from controller.bigip.replies import (
     BadReply,
     Failure,
@@ -83,8 +83,6 @@ TRANSACTION_HEADER = "X-F5-REST-Coordination-Id"
 REFRESH_SHARE = 0.1
 REFRESH_MAX_SECONDS = 60.0
 
-_PARTITION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-
 
 class _Device(BIGIP):  # type: ignore[misc]
     """bigrest's BIGIP without the network call its constructor makes.
@@ -111,11 +109,6 @@ def device_address(url: str) -> str:
     if "@" in parts.netloc:
         raise ConfigError("bigip-url: credentials belong in the username/password settings")
     return parts.netloc
-
-
-def _check_partition(partition: str) -> None:
-    if not _PARTITION_RE.match(partition):
-        raise ConfigError(f"partition: {partition!r} is not a valid BIG-IP partition name")
 
 
 def _check_reply(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -354,7 +347,7 @@ class BigipClient:
 
     def ensure_partition(self, partition: str) -> None:
         """Create the partition when it is missing (one GET when it exists)."""
-        _check_partition(partition)
+        check_partition(partition)
         path = f"/mgmt/tm/auth/partition/{partition}"
         what = f"partition {partition}"
         try:
@@ -377,9 +370,9 @@ class BigipClient:
         Every item has been decoded once, so model.objects_from_collections cannot fail on
         the result; an item it could not read is BigipMalformed naming the request."""
         result: dict[str, list[dict[str, Any]]] = {}
-        for collection, path, what in self._reads(partition, collections):
-            items = self._read_items(path, what)
-            self._decoded(collection, items, path, what, {})
+        for collection, path, what in collection_reads(partition, collections):
+            items = [item for page in self._pages(path, what) for item in page]
+            self._decoded(collection, [items], path, what, {})
             result[collection] = [dict(item) for item in items]  # Mappings: decoding checked
         return result
 
@@ -387,30 +380,31 @@ class BigipClient:
         self, partition: str, collections: Iterable[str], known: Known = None
     ) -> list[model.BigipObject]:
         """The model objects in what `read` reads (the same requests), decoded once; one equal
-        to an object of `known` (the cache) is that object: in sync, no second copy is held."""
+        to an object of `known` (the cache) is that object: in sync, no second copy is held.
+        One page is alive at a time."""
         objects: list[model.BigipObject] = []
-        for collection, path, what in self._reads(partition, collections):
-            items = self._read_items(path, what)
-            objects += self._decoded(collection, items, path, what, known)
+        for collection, path, what in collection_reads(partition, collections):
+            states: dict[MemberId, str] = {}
+            pages = self._pages(path, what, states if collection == "ltm/pool" else None)
+            objects += self._decoded(collection, pages, path, what, known)
             if collection == "ltm/pool":
-                # Member health comes with the pool read at no extra request.
-                self.member_states = member_states(items)
-            del items  # not alive while the next collection is read: a lower peak
+                self.member_states = states  # health comes with the pool read, no request
         return objects
 
-    @staticmethod
-    def _reads(partition: str, collections: Iterable[str]) -> list[tuple[str, str, str]]:
-        """(collection, path, what) of each GET; bad names fail before any request."""
-        _check_partition(partition)
-        wanted = [(c, model.read_partition(c, partition)) for c in collections]
-        return [
-            (
-                c,
-                f"/mgmt/tm/{c}?$filter=partition+eq+{where}&expandSubcollections=true",
-                f"read {c} in partition {where}",
-            )
-            for c, where in wanted
-        ]
+    def _pages(
+        self, path: str, what: str, health: dict[MemberId, str] | None = None
+    ) -> Iterator[list[Any]]:
+        """The items of one collection a page at a time ($top/$skip, as f5-ansible pages); a
+        short page is the last. A device that ignores $top answers everything at once."""
+        size, skip = self._settings.read_page_size, 0
+        while True:
+            page = self._read_items(f"{path}&$top={size}&$skip={skip}", what)
+            if health is not None:
+                health.update(member_states(page))
+            yield page
+            if len(page) != size:
+                return
+            skip += size
 
     def _read_items(self, path: str, what: str) -> list[Any]:
         loaded = self._load(path, what)
@@ -418,10 +412,10 @@ class BigipClient:
         return [item.properties for item in loaded] if isinstance(loaded, list) else []
 
     def _decoded(
-        self, collection: str, items: list[Any], path: str, what: str, cache: Known
+        self, collection: str, pages: Iterable[list[Any]], path: str, what: str, cache: Known
     ) -> list[model.BigipObject]:
         try:
-            return self.memo.objects(collection, items, lambda o: held_copy(cache or {}, o))
+            return self.memo.objects(collection, pages, lambda o: held_copy(cache or {}, o))
         except IcontrolJsonError as error:
             raise self._bad_reply(BadReply(200, str(error)), "GET", path, what) from None
 

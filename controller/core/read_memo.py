@@ -22,10 +22,10 @@ rests on stamps for longer than a token lives.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from controller.core.model import COLLECTIONS, BigipObject, decode_item
+from controller.core.model import COLLECTIONS, BigipObject, Parser, decode_item
 
 Stamp = tuple[Any, ...]
 
@@ -60,36 +60,56 @@ class ReadMemo:
     def __init__(self) -> None:
         self._seen: dict[str, dict[str, tuple[Stamp, list[BigipObject]]]] = {}
         self.decoded = 0  # items decoded (not taken from the memo), for tests and benchmarks
+        self.forgotten = 0
 
     def forget(self) -> None:
-        self._seen.clear()
+        self._seen = {}  # a new dict: a read under way sees it at its next page
+        self.forgotten += 1
 
     def objects(
         self,
         collection: str,
-        items: Sequence[Any],
+        pages: Iterable[Sequence[Any]],
         share: Callable[[BigipObject], BigipObject] = lambda obj: obj,
     ) -> list[BigipObject]:
-        """The model objects of `items`, read from collection `collection`: those of an item
-        stamped as at the last read are the objects decoded then, the others are decoded
-        (IcontrolJsonError names a bad item); all pass through `share` (the cache's equal
-        copy, so one copy is held). Items no longer listed are forgotten."""
+        """The model objects of the items of `collection`, read in pages: those of an item
+        stamped as at the last read are the objects given then; the others are decoded
+        (IcontrolJsonError names a bad item) and passed through `share` (the cache's equal
+        copy, so one copy is held). Items no longer listed are forgotten, and so is the whole
+        read when the memo was forgotten while it ran (a page may come from a new session)."""
         parse = COLLECTIONS[collection]
-        before = self._seen.get(collection, {})
+        forgotten = self.forgotten
         now: dict[str, tuple[Stamp, list[BigipObject]]] = {}
         out: list[BigipObject] = []
-        for index, item in enumerate(items):
-            stamp = item_stamp(item)
-            path = item.get("fullPath") if stamp is not None else None
-            known = before.get(path) if isinstance(path, str) else None
-            if known is not None and known[0] == stamp:
-                decoded = known[1]
-            else:
-                decoded = decode_item(parse, index, item)
-                self.decoded += 1
-            objects = [share(obj) for obj in decoded]
-            if stamp is not None and isinstance(path, str):
-                now[path] = (stamp, objects)
-            out.extend(objects)
-        self._seen[collection] = now
+        index = 0
+        for page in pages:
+            before = self._seen.get(collection, {})
+            for item in page:
+                out += self._item(parse, index, item, before, now, share)
+                index += 1
+        if forgotten == self.forgotten:
+            self._seen[collection] = now
         return out
+
+    def _item(
+        self,
+        parse: Parser,
+        index: int,
+        item: Any,
+        before: Mapping[str, tuple[Stamp, list[BigipObject]]],
+        now: dict[str, tuple[Stamp, list[BigipObject]]],
+        share: Callable[[BigipObject], BigipObject],
+    ) -> list[BigipObject]:
+        stamp = item_stamp(item)
+        path = item.get("fullPath") if stamp is not None else None
+        known = before.get(path) if isinstance(path, str) else None
+        if known is not None and known[0] == stamp:
+            # Shared when they were decoded: the cache has held them since, unless a write
+            # changed them, and a write moves the generation.
+            objects = known[1]
+        else:
+            objects = [share(obj) for obj in decode_item(parse, index, item)]
+            self.decoded += 1
+        if stamp is not None and isinstance(path, str):
+            now[path] = (stamp, objects)
+        return objects

@@ -51,8 +51,8 @@ def member_item(address: str, generation: int = 7, session: str = "user-enabled"
 def test_an_item_stamped_as_before_gives_the_objects_decoded_before() -> None:
     memo = ReadMemo()
     items = [pool_item(members=[member_item("10.0.0.1")])]
-    first = memo.objects("ltm/pool", items)
-    again = memo.objects("ltm/pool", [pool_item(members=[member_item("10.0.0.1")])])
+    first = memo.objects("ltm/pool", [items])
+    again = memo.objects("ltm/pool", [[pool_item(members=[member_item("10.0.0.1")])]])
     assert memo.decoded == 1
     assert [type(o) for o in first] == [Pool, Member]
     assert all(a is b for a, b in zip(first, again, strict=True))
@@ -77,8 +77,8 @@ def test_an_item_stamped_as_before_gives_the_objects_decoded_before() -> None:
 )
 def test_any_change_of_the_item_or_its_members_decodes_it_again(changed: dict[str, Any]) -> None:
     memo = ReadMemo()
-    memo.objects("ltm/pool", [pool_item(members=[member_item("10.0.0.1")])])
-    objects = memo.objects("ltm/pool", [changed])
+    memo.objects("ltm/pool", [[pool_item(members=[member_item("10.0.0.1")])]])
+    objects = memo.objects("ltm/pool", [[changed]])
     assert memo.decoded == 2
     members = changed["membersReference"].get("items", [])
     assert sum(isinstance(o, Member) for o in objects) == len(members)
@@ -89,16 +89,16 @@ def test_any_change_of_the_item_or_its_members_decodes_it_again(changed: dict[st
 def test_an_item_without_a_generation_is_decoded_every_time() -> None:
     memo = ReadMemo()
     for _ in range(3):
-        memo.objects("ltm/pool", [pool_item(generation=None), pool_item(generation="7")])
+        memo.objects("ltm/pool", [[pool_item(generation=None), pool_item(generation="7")]])
     assert memo.decoded == 6
     assert item_stamp(pool_item(generation=True)) is None
 
 
 def test_items_no_longer_listed_are_forgotten() -> None:
     memo = ReadMemo()
-    memo.objects("ltm/pool", [pool_item()])
-    memo.objects("ltm/pool", [])
-    memo.objects("ltm/pool", [pool_item()])
+    memo.objects("ltm/pool", [[pool_item()]])
+    memo.objects("ltm/pool", [[]])
+    memo.objects("ltm/pool", [[pool_item()]])
     assert memo.decoded == 2
 
 
@@ -108,7 +108,20 @@ def test_a_bad_item_fails_every_read_naming_where() -> None:
     where = r"items\[0\].membersReference.items\[0\].ratio"
     for _ in range(2):
         with pytest.raises(IcontrolJsonError, match=where):
-            memo.objects("ltm/pool", [bad])
+            memo.objects("ltm/pool", [[bad]])
+
+
+def test_pages_are_one_collection_and_a_bad_item_is_named_by_its_place_in_it() -> None:
+    memo = ReadMemo()
+    first = [pool_item(members=[member_item("10.0.0.1")])]
+    second = [{**pool_item(), "name": "api", "fullPath": "/docker/api"}]
+    objects = memo.objects("ltm/pool", [first, second])
+    assert [o.name for o in objects if isinstance(o, Pool)] == ["www", "api"]
+    memo.objects("ltm/pool", [first, second])
+    assert memo.decoded == 2
+    bad = [{**second[0], "loadBalancingMode": ["x"], "generation": 9}]
+    with pytest.raises(IcontrolJsonError, match=r"items\[1\].loadBalancingMode"):
+        memo.objects("ltm/pool", [first, bad])
 
 
 # --------------------------------------------------------------- through the adapter
@@ -188,3 +201,66 @@ def test_a_malformed_item_is_refused_on_every_read(simulator: Simulator) -> None
     for _ in range(2):
         with pytest.raises(BigipMalformed, match="loadBalancingMode"):
             h.client.read_objects("docker", wanted)
+
+
+# --------------------------------------------------------------- pages
+
+
+def recording(client: BigipClient) -> list[str]:
+    """The path and query of every collection GET the client makes from now on."""
+    paths: list[str] = []
+    answer = client._read_items
+
+    def read(path: str, what: str) -> list[Any]:
+        paths.append(path)
+        return answer(path, what)
+
+    client._read_items = read  # type: ignore[method-assign]
+    return paths
+
+
+@pytest.mark.parametrize(("pools", "gets"), [(0, 1), (1, 1), (2, 2), (5, 3), (6, 4)])
+def test_a_collection_is_read_in_pages_until_a_short_one(
+    simulator: Simulator, pools: int, gets: int
+) -> None:
+    names = [f"w{i}" for i in range(pools)]
+    h = Harness(
+        simulator, FakeSource([workload(n, [f"10.0.1.{i + 1}"]) for i, n in enumerate(names)])
+    )
+    h.run()
+    client = BigipClient(replace(h.settings.bigip, read_page_size=2))
+    client.login()
+    since = len(simulator.requests)
+    try:
+        reads = recording(client)
+        objects = client.read_objects("docker", ["ltm/pool"])
+        assert sorted(o.name for o in objects if isinstance(o, Pool)) == sorted(
+            f"shop_{n}_default" for n in names
+        )
+        assert sum(isinstance(o, Member) for o in objects) == pools
+        assert len(reads) == gets == len(simulator.requests) - since
+        assert [r.split("$skip=")[1].split("&")[0] for r in reads] == [
+            str(2 * i) for i in range(gets)
+        ]
+        assert len(client.member_states) == pools  # health from every page
+    finally:
+        client.close()
+
+
+def test_a_device_that_ignores_top_is_read_once(simulator: Simulator) -> None:
+    h = Harness(simulator, FakeSource([workload(f"w{i}", [f"10.0.1.{i + 1}"]) for i in range(3)]))
+    h.run()
+    client = BigipClient(replace(h.settings.bigip, read_page_size=2))
+    answer = client._read_items
+
+    def everything(path: str, what: str) -> list[Any]:
+        return answer(path.split("&$top=")[0], what)  # as if $top were not understood
+
+    client._read_items = everything  # type: ignore[method-assign]
+    client.login()
+    since = len(simulator.requests)
+    try:
+        pools = [o for o in client.read_objects("docker", ["ltm/pool"]) if isinstance(o, Pool)]
+        assert len(pools) == 3 and len(simulator.requests) - since == 1
+    finally:
+        client.close()
