@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -37,6 +37,12 @@ from controller.observe.logs import log_change
 from controller.observe.metrics import Metrics
 from controller.run.apply import Applier, LeadershipLost, Planner, workload_of
 from controller.run.build_cache import BuildCache, PlanCache
+from controller.run.desired_facts import (
+    absent_workloads,
+    fingerprints,
+    label_problems,
+    without_member_deletes,
+)
 from controller.run.problems import ProblemLog
 from controller.run.status import RunResult, StatusBoard
 from controller.settings import Settings
@@ -463,37 +469,3 @@ class Pipeline:
         if ha is not None:
             rendered["ha"] = ha()
         return rendered
-
-
-def fingerprints(desired: Desired, workloads: Collection[str]) -> dict[str, str]:
-    """Workload -> a digest of its desired objects, for `workloads` (the refused ones: only
-    those are compared, and a digest of every workload costs seconds at thousands): a refused
-    workload whose objects changed is worth another try."""
-    objects = {key_of(o): o for o in desired.objects}
-    return {
-        w.workload: repr(sorted(repr(objects.get(k)) for k in w.objects))
-        for w in desired.workloads
-        if w.workload in workloads
-    }
-
-
-def label_problems(desired: Desired) -> int:
-    """Problems of the labels, not of the device: what the label_errors alert is about."""
-    refused = {w.workload for w in desired.workloads if w.state == "rejected"}
-    return sum(1 for p in desired.problems if p.workload not in refused or p.label)
-
-
-def absent_workloads(
-    desired: Desired, current: Mapping[ObjectKey, BigipObject], cluster_id: str
-) -> frozenset[str]:
-    """Workloads the device holds objects of that this run's discovery did not see."""
-    seen = {w.workload for w in desired.workloads}
-    owned = (owner_of(o) for o in current.values() if is_owned(owner_of(o), cluster_id))
-    return frozenset(w for m in owned if (w := m.partition(" workload=")[2]) and w not in seen)
-
-
-def without_member_deletes(changes: Changes) -> Changes:
-    """`changes` less the deletes of members and nodes: a peer not heard from may run them."""
-    held = ("ltm/pool/members", "ltm/node")
-    items = tuple(c for c in changes.items if not (c.action == "delete" and c.obj.kind in held))
-    return replace(changes, items=items)

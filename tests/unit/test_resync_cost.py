@@ -24,9 +24,10 @@ from controller.core.plan import Policy, plan
 from controller.core.view import shared_with
 from controller.observe.metrics import Metrics
 from controller.run.build_cache import BuildCache, PlanCache
+from controller.run.desired_facts import fingerprints
 from controller.run.irules import load_irules
 from controller.run.loop import Reconciler
-from controller.run.pipeline import fingerprints, wanted_collections
+from controller.run.pipeline import wanted_collections
 from controller.settings import BigipSettings, Settings, VirtualSettings
 from controller.simulator.server import Simulator
 from tests.support.builders import FakeSource, workload
