@@ -44,3 +44,15 @@ def without_member_deletes(changes: Changes) -> Changes:
     held = ("ltm/pool/members", "ltm/node")
     items = tuple(c for c in changes.items if not (c.action == "delete" and c.obj.kind in held))
     return replace(changes, items=items)
+
+
+def decided_alone(desired: Desired, changes: Changes) -> bool:
+    """True when no workload's outcome depended on another workload or on what the device
+    held before: no problem, warning or notice anywhere (a lost claim, DNS name or route is
+    one), no held member, no conflict and no change held back by the guard."""
+    if desired.problems or desired.notices or desired.held or changes.held or changes.conflicts:
+        return False
+    return all(
+        not w.problems and not w.notices and w.state in ("synced", "no_members")
+        for w in desired.workloads
+    )

@@ -39,6 +39,7 @@ from controller.run.apply import Applier, LeadershipLost, Planner, workload_of
 from controller.run.build_cache import BuildCache, PlanCache
 from controller.run.desired_facts import (
     absent_workloads,
+    decided_alone,
     fingerprints,
     label_problems,
     without_member_deletes,
@@ -118,6 +119,7 @@ class Pipeline:
         self.device_changed = False
         self._last_unexpected = ""
         self._reported_unheard: list[str] = []
+        self._kept_absent = False  # this run kept workloads peers may run as the device has them
 
     @property
     def last_run(self) -> RunResult | None:
@@ -184,6 +186,9 @@ class Pipeline:
             self._log_applied(outcome.applied)
             self._count_drift(changes, resync)
             self.current = outcome.current
+            kept = outcome.rejected or held_back or self.draining or self._kept_absent
+            if not kept and decided_alone(desired, changes):
+                self.builds.settled(self.current)
             self._set_bigip_up(True)
             after_run = getattr(self.client, "after_run", None)  # an HA pair's config sync
             if after_run is not None:
@@ -287,6 +292,7 @@ class Pipeline:
 
         unheard = self._unheard_peers()
         refused: frozenset[str] = getattr(self.source, "refused_workloads", frozenset)()
+        self._kept_absent = bool(unheard or refused)
 
         def replan(keep: frozenset[str], current: Mapping[ObjectKey, BigipObject]) -> Changes:
             if unheard or refused:
