@@ -190,6 +190,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         if body is None:
             data = b""
             ctype = "application/json;charset=utf-8"
+        elif isinstance(body, bytes):  # a listing, encoded already (render_cache.py)
+            data = body
+            ctype = "application/json;charset=utf-8"
         elif isinstance(body, str):
             data = body.encode()
             ctype = "text/html; charset=iso-8859-1"

@@ -32,15 +32,20 @@ def list_json(store: Store, target: Target, query: dict[str, str], raw_query: st
     items = page(sorted(target.container.values(), key=lambda o: o["fullPath"]), query)
     expand = expanded(query)
     select = selected(query)
-    out: Json = {
-        "kind": target.kind.collection_kind,
-        "selfLink": f"{HOST}/mgmt/tm/{target.url_path}?{raw_query + '&' if raw_query else ''}"
-        f"ver={VERSION}",
-    }
+    out = collection_head(target, raw_query)
     rendered = [render(store, target, o, expand, select=select) for o in items]
     if rendered:
         out["items"] = rendered
     return out
+
+
+def collection_head(target: Target, raw_query: str) -> Json:
+    """A listing's keys before its items."""
+    return {
+        "kind": target.kind.collection_kind,
+        "selfLink": f"{HOST}/mgmt/tm/{target.url_path}?{raw_query + '&' if raw_query else ''}"
+        f"ver={VERSION}",
+    }
 
 
 def self_link(target: Target, obj: Json, raw_query: str = "") -> str:

@@ -35,6 +35,7 @@ from controller.simulator.kinds import BUILTINS, KINDS
 from controller.simulator.overlay import merge_state, trial_state
 from controller.simulator.query import expanded, selected
 from controller.simulator.render import list_json, render
+from controller.simulator.render_cache import RenderCache
 from controller.simulator.request_body import clean, identity, json_object, no_properties
 from controller.simulator.side_effects import (
     after_store,
@@ -76,6 +77,8 @@ class Store(Context):
             self._seed()
         # Who refers to what, and addresses: kept up to date by every write below.
         self.index = index if index is not None else Index.build(self._state["objects"])
+        # Encoded listing items, kept until what they show changes (render_cache.py).
+        self.rendered = RenderCache()
 
     @property
     def state(self) -> Json:
@@ -86,6 +89,7 @@ class Store(Context):
         """A whole new state (loaded, or copied from a peer): its index is built anew."""
         self._state = state
         self.index = Index.build(state["objects"])
+        self.rendered.clear()
 
     def trial(self) -> Store:
         """A store for a transaction's commands: shares this state, copies what it touches."""
@@ -171,7 +175,7 @@ class Store(Context):
         target = self.locate(segments)
         if method == "GET":
             if target.item is None:
-                return 200, self.list_json(target, query, raw_query)
+                return 200, self.rendered.list_body(self, target, query, raw_query)
             obj = self._get_item(target)
             return 200, self.render(target, obj, expanded(query), raw_query, select=selected(query))
         if method == "POST":
