@@ -12,7 +12,6 @@ subcollection items (`{"members": {fullPath: item}}`). Private keys start with `
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,7 +180,7 @@ class Kind:
         return keys
 
     def fresh(self) -> dict[str, Any]:
-        return copy.deepcopy(self.defaults)
+        return json_copy(self.defaults)  # type: ignore[no-any-return]
 
 
 # Keys a client may send back from a GET (bigrest's save() does) that the device ignores.

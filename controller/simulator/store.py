@@ -22,6 +22,7 @@ from controller.simulator.base import (
     SimError,
     already_exists,
     bad_request,
+    json_copy,
     node_name_of,
     not_found,
     rest_id,
@@ -165,9 +166,17 @@ class Store(Context):
     # ------------------------------------------------------------------ routing
 
     def handle(
-        self, method: str, path: str, query: dict[str, str], raw_query: str, body: Any
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        raw_query: str,
+        body: Any,
+        answer: bool = True,
     ) -> tuple[int, Any]:
-        """One /mgmt/tm request -> (status, JSON body or None). Raises SimError."""
+        """One /mgmt/tm request -> (status, JSON body or None). Raises SimError.
+        answer=False: a write's object is not rendered (a transaction's commands answer
+        nobody)."""
         rest = path[len("/mgmt/tm/") :].strip("/")
         segments = rest.split("/") if rest else []
         if segments[:2] in (["auth", "partition"], ["sys", "folder"]):
@@ -182,15 +191,15 @@ class Store(Context):
             if target.item is not None:
                 raise bad_request(f"POST is not supported on an item: /mgmt/tm/{rest}", api_error=1)
             obj = self.create(target, json_object(body))
-            return 200, self.render(target, obj, False)
+            return 200, self.render(target, obj, False) if answer else None
         if target.item is None:
             raise bad_request(f"{method} needs an item URL, not a collection: /mgmt/tm/{rest}", 1)
         if method == "PATCH" and "options" in query:
             obj = self.modify_options(target, query["options"])
-            return 200, self.render(target, obj, False, raw_query)
+            return 200, self.render(target, obj, False, raw_query) if answer else None
         if method in ("PUT", "PATCH"):
             obj = self.modify(target, json_object(body), replace=method == "PUT")
-            return 200, self.render(target, obj, False)
+            return 200, self.render(target, obj, False) if answer else None
         if method == "DELETE":
             self.delete(target)
             return 200, None
@@ -259,7 +268,7 @@ class Store(Context):
             raise already_exists(kind.word, full, partition or "Common")
         attrs, subs = clean(kind, body, f"/{target.url_path}/{rest_id(full)}")
         obj = kind.fresh()
-        obj.update(copy.deepcopy(attrs))
+        obj.update(json_copy(attrs))
         obj.update(name=name, fullPath=full, generation=0)
         if kind.partitioned:
             obj["partition"] = partition
@@ -288,8 +297,8 @@ class Store(Context):
         attrs, subs = clean(kind, body, f"/{target.url_path}/{rest_id(old['fullPath'])}")
         if not attrs and not subs:
             raise no_properties()
-        obj = _replaced(kind, old) if replace else copy.deepcopy(old)
-        obj.update(copy.deepcopy(attrs))
+        obj = _replaced(kind, old) if replace else json_copy(old)
+        obj.update(json_copy(attrs))
         if "profiles" in subs and "profiles" in kind.subs:
             obj.setdefault("_sub", {})["profiles"] = virtual_profiles(
                 self, obj, subs["profiles"] or ["/Common/fastL4"]
@@ -313,7 +322,7 @@ class Store(Context):
         old = target.container.get(target.item)
         if old is None:
             raise self._missing_for_write(target)
-        obj = copy.deepcopy(old)
+        obj = json_copy(old)
         apply_record_options(obj, options)
         self._validate(target, obj)
         target.container[target.item] = obj
@@ -376,5 +385,5 @@ def _replaced(kind: Kind, old: Json) -> Json:
     kept = ("name", "partition", "subPath", "fullPath", "generation", "vsIndex", "_sub")
     for key in (*kept, *kind.immutable):
         if key in old:
-            obj[key] = copy.deepcopy(old[key])
+            obj[key] = json_copy(old[key])
     return obj
