@@ -283,8 +283,12 @@ def link_of(ctx: Context, collections: tuple[str, ...], path: str) -> dict[str, 
 def json_copy(value: Any) -> Any:
     """A deep copy of JSON-shaped data (dicts, lists, scalars): what copy.deepcopy does for
     stored objects, several times faster (it renders every object of a listing)."""
+    # Scalars are taken as they are, without a call each (most values of an object are).
     if isinstance(value, dict):
-        return {k: json_copy(v) for k, v in value.items()}
+        return {k: json_copy(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [json_copy(v) for v in value]
+        return [json_copy(v) if isinstance(v, _NESTED) else v for v in value]
     return value
+
+
+_NESTED = (dict, list)
