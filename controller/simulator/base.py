@@ -160,6 +160,7 @@ class Kind:
     # Attributes fixed at creation: a PUT that leaves them out keeps them (f5-sdk's update()
     # sends a node without `address`, a route without `network`).
     immutable: frozenset[str] = frozenset()
+    _accepted: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def kind_prefix(self) -> str:
@@ -173,11 +174,14 @@ class Kind:
     def collection_kind(self) -> str:
         return f"{self.kind_prefix}:{self.collection.rsplit('/', 1)[-1]}collectionstate"
 
-    def accepted(self) -> set[str]:
-        keys = set(self.defaults) | set(self.optional) | set(self.subs)
-        if self.pair:
-            keys |= {"enabled", "disabled"}
-        return keys
+    def accepted(self) -> frozenset[str]:
+        """The keys a write may set (worked out on first use: every write asks)."""
+        if self._accepted is None:
+            keys = set(self.defaults) | set(self.optional) | set(self.subs)
+            if self.pair:
+                keys |= {"enabled", "disabled"}
+            self._accepted = frozenset(keys)
+        return self._accepted
 
     def fresh(self) -> dict[str, Any]:
         return json_copy(self.defaults)  # type: ignore[no-any-return]
