@@ -35,10 +35,6 @@ MEMBERS = "ltm/pool/members"
 Fragments = dict[str, tuple[Any, bytes]]
 
 
-class EncodedJson(bytes):
-    """A response body already encoded, byte for byte what json.dumps(body).encode() gives."""
-
-
 class RenderCache:
     def __init__(self) -> None:
         self._listings: dict[tuple[str, bool], Fragments] = {}
@@ -48,10 +44,11 @@ class RenderCache:
 
     def list_body(
         self, store: Store, target: Target, query: dict[str, str], raw_query: str
-    ) -> EncodedJson:
-        """What json.dumps(list_json(...)).encode() gives, from kept fragments where valid."""
+    ) -> bytes:
+        """What json.dumps(list_json(...)).encode() gives, from kept fragments where valid
+        (a body of bytes goes out as it is: http_server.py)."""
         if selected(query):
-            return EncodedJson(json.dumps(list_json(store, target, query, raw_query)).encode())
+            return json.dumps(list_json(store, target, query, raw_query)).encode()
         assert target.container is not None
         items = page(sorted(target.container.values(), key=lambda o: o["fullPath"]), query)
         expand = expanded(query)
@@ -66,7 +63,7 @@ class RenderCache:
             if hit is not None and hit[0] == version:
                 fragments.append(hit[1])
                 continue
-            data = json.dumps(render(store, target, obj, expand)).encode()
+            data = json.dumps(render(store, target, obj, expand, private=False)).encode()
             if not uncached:
                 kept[obj["fullPath"]] = (version, data)
             fragments.append(data)
@@ -75,8 +72,12 @@ class RenderCache:
                 del kept[path]
         head = json.dumps(collection_head(target, raw_query)).encode()
         if not fragments:
-            return EncodedJson(head)
-        return EncodedJson(head[:-1] + b', "items": [' + b", ".join(fragments) + b"]}")
+            return head
+        # One copy of a body that may be tens of MB: the head and tail go onto the first and
+        # last items before the join.
+        fragments[0] = head[:-1] + b', "items": [' + fragments[0]
+        fragments[-1] += b"]}"
+        return b", ".join(fragments)
 
 
 def _dependencies(collection: str, expand: bool) -> tuple[bool, bool]:

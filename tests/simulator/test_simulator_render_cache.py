@@ -48,15 +48,19 @@ def listings(store: Store) -> Iterator[Target]:
 
 
 def assert_reads_fresh(store: Store, step: str) -> int:
-    """Every listing, with every query, equals json.dumps of an uncached render."""
+    """Every listing, with every query, equals json.dumps of an uncached render; and reading
+    them changed nothing stored (a listing's items share nested values with the store)."""
+    targets = list(listings(store))  # locating a listing makes its (empty) container
+    stored = copy.deepcopy(store.state)
     checked = 0
-    for target in listings(store):
+    for target in targets:
         for raw in QUERIES:
             query = dict(q.split("=", 1) for q in raw.split("&") if q)
             fresh = json.dumps(list_json(store, target, query, raw)).encode()
             served = store.rendered.list_body(store, target, query, raw)
             assert served == fresh, f"{step}: /mgmt/tm/{target.url_path}?{raw}"
             checked += 1
+    assert store.state == stored, step
     return checked
 
 
@@ -201,9 +205,9 @@ def test_a_read_renders_only_what_changed(monkeypatch: pytest.MonkeyPatch) -> No
     rendered: list[str] = []
     real = render_cache.render
 
-    def counting(store: Store, target: Target, obj: Any, expand: bool) -> Any:
+    def counting(store: Store, target: Target, obj: Any, expand: bool, **options: Any) -> Any:
         rendered.append(obj["fullPath"])
-        return real(store, target, obj, expand)
+        return real(store, target, obj, expand, **options)
 
     monkeypatch.setattr(render_cache, "render", counting)
 
