@@ -101,9 +101,20 @@ class RequestHandler(BaseHTTPRequestHandler):
     server: HTTPSServer
     server_version = "Jetty(9.4.49.v20220914)"
     sys_version = ""
+    _date: tuple[int, str] = (-1, "")  # a second and its Date header, shared by connections
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # requests are in sim.requests; credentials must never reach a log
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, formatted once a second rather than once an answer."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        date = RequestHandler._date
+        if date[0] != second:
+            date = RequestHandler._date = (second, super().date_time_string(second))
+        return date[1]
 
     def parse_request(self) -> bool:
         """http.server's parse_request, with the header block read by request_head.py.

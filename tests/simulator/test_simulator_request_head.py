@@ -4,6 +4,7 @@ http.client's limits."""
 
 from __future__ import annotations
 
+import email.utils
 import http.client
 import io
 import socket
@@ -11,6 +12,7 @@ import ssl
 
 import pytest
 
+from controller.simulator import http_server
 from controller.simulator.request_head import (
     MAX_HEADERS,
     RequestHeaders,
@@ -141,3 +143,14 @@ def test_duplicate_and_odd_headers_through_the_listener() -> None:
         # HTTP/1.0 takes http.server's own way; the connection closes after the answer.
         old = exchange(sim, b"GET /mgmt/tm/ltm/pool HTTP/1.0\r\n" + good)
         assert old.startswith(b"HTTP/1.1 200 ") and b'"name": "p1"' in old
+
+
+def test_the_date_header_is_the_one_http_server_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Formatted once a second: the text is still that of the current second."""
+    clock = {"now": 1_800_000_000.2}
+    monkeypatch.setattr(http_server.time, "time", lambda: clock["now"])
+    handler = http_server.RequestHandler.__new__(http_server.RequestHandler)
+    for now in (1_800_000_000.2, 1_800_000_000.9, 1_800_000_001.0, 1_800_000_061.5, 5.0):
+        clock["now"] = now
+        assert handler.date_time_string() == email.utils.formatdate(now, usegmt=True)
+    assert handler.date_time_string(12.0) == email.utils.formatdate(12.0, usegmt=True)
