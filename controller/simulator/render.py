@@ -87,11 +87,9 @@ def render(
 def _attributes(store: Store, target: Target, obj: Json, private: bool) -> Json:
     """The stored attributes as a GET shows them (sorted), then the kind's *Reference links."""
     kind = target.kind
-    body = {k: v for k, v in obj.items() if not k.startswith("_")}
+    body = {k: v for k, v in obj.items() if k not in _IDENTITY and k[:1] != "_"}
     if private or kind.links:  # links write into nested entries: never into stored ones
         body = json_copy(body)
-    for key in ("name", "partition", "subPath", "fullPath", "generation"):
-        body.pop(key, None)
     if kind.pair:
         enabled = body.pop("enabled", True)
         body["enabled" if enabled else "disabled"] = True
@@ -106,6 +104,10 @@ def _attributes(store: Store, target: Target, obj: Json, private: bool) -> Json:
     out: Json = {key: body[key] for key in sorted(body)}
     out.update(extra)
     return out
+
+
+# Shown before the attributes (render), not among them; keys starting with "_" are private.
+_IDENTITY = frozenset({"name", "partition", "subPath", "fullPath", "generation"})
 
 
 def _subcollections(store: Store, kind: Kind, obj: Json, expand: bool, private: bool) -> Json:
