@@ -1,7 +1,8 @@
 """The simulator's HTTPS listener: a threaded HTTP/1.1 server doing TLS per connection, and the
 request handler that applies the outage switch and injected faults, parses the JSON body, hands
 the request to the simulator's dispatch under its lock, answers like a BIG-IP and logs the
-request (method, path, status, transaction, client address).
+request (method, path, status, transaction, client address). Header blocks are read by
+request_head.py.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 for kind hooks, and CRUD on /mgmt/tm URLs with the device's semantics.
 
 The details live beside it: target.py (URL -> Target), request_body.py (reading a write's body),
-render.py (how objects read back), query.py ($filter/$select/...), integrity.py (references),
-side_effects.py (companion objects), folders.py (partitions and folders), datagroup.py (record
-options). transactions.py applies transactions to a copy of a Store.
+render.py (how objects read back), render_cache.py (listings from items encoded once per
+change), query.py ($filter/$select/...), integrity.py (references), side_effects.py (companion
+objects), folders.py (partitions and folders), datagroup.py (record options). transactions.py
+applies transactions to a copy of a Store.
 
 Not thread-safe on its own: the HTTP layer holds one lock around every call.
 """
