@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from controller.simulator.store import Store
 
 MEMBERS = "ltm/pool/members"
+# Listings kept at most; each top-level collection is one, each parent's subcollection another.
+MAX_LISTINGS = 4096
 
 # (version, encoded item) per listed item, by (listing URL, expand) then by the item's path.
 Fragments = dict[str, tuple[Any, bytes]]
@@ -42,6 +44,10 @@ class RenderCache:
     def clear(self) -> None:
         self._listings.clear()
 
+    def __len__(self) -> int:
+        """How many listings are kept (each with its items)."""
+        return len(self._listings)
+
     def list_body(
         self, store: Store, target: Target, query: dict[str, str], raw_query: str
     ) -> bytes:
@@ -52,6 +58,8 @@ class RenderCache:
         assert target.container is not None
         items = page(sorted(target.container.values(), key=lambda o: o["fullPath"]), query)
         expand = expanded(query)
+        if len(self._listings) >= MAX_LISTINGS and (target.url_path, expand) not in self._listings:
+            self._listings.clear()  # subcollection listings of many (perhaps gone) parents
         kept = self._listings.setdefault((target.url_path, expand), {})
         live, linked = _dependencies(target.kind.collection, expand)
         uncached = live and store.member_health is not None

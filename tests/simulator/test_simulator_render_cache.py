@@ -230,3 +230,17 @@ def test_a_read_renders_only_what_changed(monkeypatch: pytest.MonkeyPatch) -> No
     rendered.clear()
     read("ltm/virtual")
     assert rendered == []
+
+
+def test_listings_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Subcollection listings of parents since deleted are not kept forever."""
+    monkeypatch.setattr(render_cache, "MAX_LISTINGS", 5)
+    store = Simulator().store
+    request(store, "POST", "/mgmt/tm/auth/partition", {"name": P})
+    for n in range(12):
+        request(store, "POST", "/mgmt/tm/ltm/pool", {"name": f"p{n}", "partition": P})
+        url = f"/mgmt/tm/ltm/pool/~{P}~p{n}/members"
+        assert get(store, url)["kind"] == "tm:ltm:pool:members:memberscollectionstate"
+        request(store, "DELETE", f"/mgmt/tm/ltm/pool/~{P}~p{n}")
+        assert len(store.rendered) <= 5
+    assert_reads_fresh(store, "after many listings")
