@@ -13,6 +13,7 @@ subcollection items (`{"members": {fullPath: item}}`). Private keys start with `
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -253,10 +254,16 @@ def check_int(obj: dict[str, Any], key: str, low: int = 0, high: int = 2**32 - 1
     obj[key] = value
 
 
+# Four decimal octets 0-255 without leading zeros: exactly the IPv4 text ipaddress accepts.
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def parse_address(text: str) -> tuple[str, str]:
     """'10.0.0.1%2' -> ('10.0.0.1', '%2'); raises ValueError when not an IP address."""
     address, pct, domain = text.partition("%")
-    ipaddress.ip_address(address)
+    if not _PLAIN_IPV4.fullmatch(address):  # a dotted quad ipaddress takes: no need to ask it
+        ipaddress.ip_address(address)
     if pct and not domain.isdigit():
         raise ValueError(text)
     return address, pct + domain
