@@ -22,7 +22,8 @@ MAX_HEADERS = 100
 # A header line email.parser reads the plain way: a name of printable ASCII without ':' or
 # blanks, then a value of printable ASCII and tabs (email.parser splits lines at \r, \x0b,
 # \x0c, \x1c-\x1e and \x85 too, and folds lines that start with a blank).
-_PLAIN = re.compile(rb"([!-9;-~]+):[ \t]*([\t -~]*)\r?\n")
+_PLAIN_LINES = re.compile(rb"(?:[!-9;-~]+:[ \t]*[\t -~]*\r?\n)*")
+_PAIR = re.compile(r"([!-9;-~]+):[ \t]*([\t -~]*)\r?\n")
 _END = (b"\r\n", b"\n", b"")
 
 
@@ -31,9 +32,8 @@ class RequestHeaders:
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self._pairs = pairs
-        self._first: dict[str, str] = {}
-        for name, value in pairs:
-            self._first.setdefault(name.lower(), value)
+        # Built from the last pair to the first, so the first of duplicates is the one kept.
+        self._first = {name.lower(): value for name, value in reversed(pairs)}
 
     def get(self, name: str, default: Any = None) -> Any:
         return self._first.get(name.lower(), default)
@@ -80,12 +80,11 @@ def read_header_lines(rfile: LineReader) -> list[bytes]:
 def parse_header_lines(lines: list[bytes], message_class: Any) -> RequestHeaders | Message:
     """What http.client.parse_headers makes of these lines, read without email.parser when
     every line is plain."""
-    pairs = []
-    for line in lines[:-1] if lines and lines[-1] in _END else lines:
-        plain = _PLAIN.fullmatch(line)
-        if plain is None:
-            text = b"".join(lines).decode("iso-8859-1")
-            message: Message = email.parser.Parser(_class=message_class).parsestr(text)
-            return message
-        pairs.append((plain[1].decode("ascii"), plain[2].decode("ascii")))
-    return RequestHeaders(pairs)
+    block = b"".join(lines)
+    end = len(block) - len(lines[-1]) if lines and lines[-1] in _END else len(block)
+    if _PLAIN_LINES.fullmatch(block, 0, end):
+        return RequestHeaders(_PAIR.findall(block[:end].decode("ascii")))
+    message: Message = email.parser.Parser(_class=message_class).parsestr(
+        block.decode("iso-8859-1")
+    )
+    return message
