@@ -12,8 +12,8 @@ subcollection items (`{"members": {fullPath: item}}`). Private keys start with `
 
 from __future__ import annotations
 
-import copy
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,6 +161,7 @@ class Kind:
     # Attributes fixed at creation: a PUT that leaves them out keeps them (f5-sdk's update()
     # sends a node without `address`, a route without `network`).
     immutable: frozenset[str] = frozenset()
+    _accepted: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def kind_prefix(self) -> str:
@@ -174,14 +175,17 @@ class Kind:
     def collection_kind(self) -> str:
         return f"{self.kind_prefix}:{self.collection.rsplit('/', 1)[-1]}collectionstate"
 
-    def accepted(self) -> set[str]:
-        keys = set(self.defaults) | set(self.optional) | set(self.subs)
-        if self.pair:
-            keys |= {"enabled", "disabled"}
-        return keys
+    def accepted(self) -> frozenset[str]:
+        """The keys a write may set (worked out on first use: every write asks)."""
+        if self._accepted is None:
+            keys = set(self.defaults) | set(self.optional) | set(self.subs)
+            if self.pair:
+                keys |= {"enabled", "disabled"}
+            self._accepted = frozenset(keys)
+        return self._accepted
 
     def fresh(self) -> dict[str, Any]:
-        return copy.deepcopy(self.defaults)
+        return json_copy(self.defaults)  # type: ignore[no-any-return]
 
 
 # Keys a client may send back from a GET (bigrest's save() does) that the device ignores.
@@ -250,10 +254,16 @@ def check_int(obj: dict[str, Any], key: str, low: int = 0, high: int = 2**32 - 1
     obj[key] = value
 
 
+# Four decimal octets 0-255 without leading zeros: exactly the IPv4 text ipaddress accepts.
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def parse_address(text: str) -> tuple[str, str]:
     """'10.0.0.1%2' -> ('10.0.0.1', '%2'); raises ValueError when not an IP address."""
     address, pct, domain = text.partition("%")
-    ipaddress.ip_address(address)
+    if not _PLAIN_IPV4.fullmatch(address):  # a dotted quad ipaddress takes: no need to ask it
+        ipaddress.ip_address(address)
     if pct and not domain.isdigit():
         raise ValueError(text)
     return address, pct + domain
@@ -284,8 +294,12 @@ def link_of(ctx: Context, collections: tuple[str, ...], path: str) -> dict[str, 
 def json_copy(value: Any) -> Any:
     """A deep copy of JSON-shaped data (dicts, lists, scalars): what copy.deepcopy does for
     stored objects, several times faster (it renders every object of a listing)."""
+    # Scalars are taken as they are, without a call each (most values of an object are).
     if isinstance(value, dict):
-        return {k: json_copy(v) for k, v in value.items()}
+        return {k: json_copy(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [json_copy(v) for v in value]
+        return [json_copy(v) if isinstance(v, _NESTED) else v for v in value]
     return value
+
+
+_NESTED = (dict, list)

@@ -1,12 +1,14 @@
 """The simulator's HTTPS listener: a threaded HTTP/1.1 server doing TLS per connection, and the
 request handler that applies the outage switch and injected faults, parses the JSON body, hands
 the request to the simulator's dispatch under its lock, answers like a BIG-IP and logs the
-request (method, path, status, transaction, client address).
+request (method, path, status, transaction, client address). Header blocks are read by
+request_head.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import socket
 import ssl
@@ -22,12 +24,15 @@ from controller.simulator.base import SimError
 from controller.simulator.costs import queued_commands
 from controller.simulator.faults import default_fault_body
 from controller.simulator.request_body import check_tag_like
+from controller.simulator.request_head import parse_header_lines, read_header_lines
 from controller.simulator.transactions import COORDINATION_HEADER
 
 if TYPE_CHECKING:
     from controller.simulator.server import Simulator
 
 MAX_LOGGED_REQUESTS = 100_000
+# Larger answers (collection reads) are sent apart from their head rather than copied into it.
+SMALL_BODY = 64 * 1024
 
 
 class Request(NamedTuple):
@@ -97,9 +102,49 @@ class RequestHandler(BaseHTTPRequestHandler):
     server: HTTPSServer
     server_version = "Jetty(9.4.49.v20220914)"
     sys_version = ""
+    _date: tuple[int, str] = (-1, "")  # a second and its Date header, shared by connections
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # requests are in sim.requests; credentials must never reach a log
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, formatted once a second rather than once an answer."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        date = RequestHandler._date
+        if date[0] != second:
+            date = RequestHandler._date = (second, super().date_time_string(second))
+        return date[1]
+
+    def parse_request(self) -> bool:
+        """http.server's parse_request, with the header block read by request_head.py.
+        Request lines other than `METHOD /path HTTP/1.1` take http.server's own way."""
+        raw: bytes = self.raw_requestline  # type: ignore[attr-defined]
+        line = str(raw, "iso-8859-1").rstrip("\r\n")
+        words = line.split()
+        if len(words) != 3 or words[2] != "HTTP/1.1" or words[1].startswith("//"):
+            return super().parse_request()
+        self.requestline = line
+        self.command, self.path, self.request_version = words
+        self.close_connection = False  # HTTP/1.1 keeps the connection unless told otherwise
+        try:
+            lines = read_header_lines(self.rfile)
+        except http.client.LineTooLong as error:
+            self.send_error(431, "Line too long", str(error))
+            return False
+        except http.client.HTTPException as error:
+            self.send_error(431, "Too many headers", str(error))
+            return False
+        self.headers = parse_header_lines(lines, self.MessageClass)  # type: ignore[assignment]
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        if self.headers.get("Expect", "").lower() == "100-continue":
+            return self.handle_expect_100()
+        return True
 
     def do_GET(self) -> None:  # noqa: N802
         self._serve()
@@ -190,6 +235,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         if body is None:
             data = b""
             ctype = "application/json;charset=utf-8"
+        elif isinstance(body, bytes):  # a listing, encoded already (render_cache.py)
+            data = body
+            ctype = "application/json;charset=utf-8"
         elif isinstance(body, str):
             data = body.encode()
             ctype = "text/html; charset=iso-8859-1"
@@ -201,8 +249,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for key, value in headers.items():
             self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+        if len(data) > SMALL_BODY:
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        # Head and a small body in one TLS record and one send: half the writes per answer.
+        self._headers_buffer.extend((b"\r\n", data))  # type: ignore[attr-defined]
+        self.flush_headers()
 
 
 _INVALID = object()

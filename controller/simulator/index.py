@@ -80,10 +80,13 @@ class Index:
         self._put((collection, path, "", ""), parent_kind.refs(parent))
 
     def _put(self, owner: Owner, refs: list[Ref] | tuple[Ref, ...]) -> None:
+        refs = tuple(refs)
+        if self.refs_of.get(owner, ()) == refs:
+            return  # as indexed already (a pool is put again with each member written)
         self._drop(owner)
         if not refs:
             return
-        self.refs_of[owner] = tuple(refs)
+        self.refs_of[owner] = refs
         by_key: dict[str, list[Ref]] = {}
         for ref in refs:
             by_key.setdefault(ref.key, []).append(ref)

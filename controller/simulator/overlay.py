@@ -46,6 +46,27 @@ class Overlay(MutableMapping[Any, V], Generic[V]):
         if key in self.base:
             self.removed.add(key)
 
+    # get, pop and setdefault as MutableMapping defines them, without its KeyError round trip
+    # for a missing key (a commit asks for many keys that are not there).
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            return default
+        return self[key]
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        value = self[key]
+        del self[key]
+        return value
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
     def __contains__(self, key: object) -> bool:
         if key in self.changed:
             return True

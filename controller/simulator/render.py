@@ -32,15 +32,20 @@ def list_json(store: Store, target: Target, query: dict[str, str], raw_query: st
     items = page(sorted(target.container.values(), key=lambda o: o["fullPath"]), query)
     expand = expanded(query)
     select = selected(query)
-    out: Json = {
-        "kind": target.kind.collection_kind,
-        "selfLink": f"{HOST}/mgmt/tm/{target.url_path}?{raw_query + '&' if raw_query else ''}"
-        f"ver={VERSION}",
-    }
+    out = collection_head(target, raw_query)
     rendered = [render(store, target, o, expand, select=select) for o in items]
     if rendered:
         out["items"] = rendered
     return out
+
+
+def collection_head(target: Target, raw_query: str) -> Json:
+    """A listing's keys before its items."""
+    return {
+        "kind": target.kind.collection_kind,
+        "selfLink": f"{HOST}/mgmt/tm/{target.url_path}?{raw_query + '&' if raw_query else ''}"
+        f"ver={VERSION}",
+    }
 
 
 def self_link(target: Target, obj: Json, raw_query: str = "") -> str:
@@ -57,7 +62,10 @@ def render(
     expand: bool,
     raw_query: str = "",
     select: list[str] | None = None,
+    private: bool = True,
 ) -> Json:
+    """An item as a GET shows it. private=False: the caller encodes it at once and keeps it
+    nowhere, so it may share nested values with the stored object (render_cache.py)."""
     kind = target.kind
     out: Json = {"kind": kind.item_kind, "name": obj["name"]}
     if kind.partitioned:
@@ -67,8 +75,8 @@ def render(
     out["fullPath"] = obj["fullPath"]
     out["generation"] = obj["generation"]
     out["selfLink"] = self_link(target, obj, raw_query)
-    out.update(_attributes(store, target, obj))
-    out.update(_subcollections(store, kind, obj, expand))
+    out.update(_attributes(store, target, obj, private))
+    out.update(_subcollections(store, kind, obj, expand, private))
     if kind.collection == "gtm/server":
         out["devicesReference"] = _devices(obj, expand)
     if select:
@@ -76,12 +84,12 @@ def render(
     return out
 
 
-def _attributes(store: Store, target: Target, obj: Json) -> Json:
+def _attributes(store: Store, target: Target, obj: Json, private: bool) -> Json:
     """The stored attributes as a GET shows them (sorted), then the kind's *Reference links."""
     kind = target.kind
-    body = json_copy({k: v for k, v in obj.items() if not k.startswith("_")})
-    for key in ("name", "partition", "subPath", "fullPath", "generation"):
-        body.pop(key, None)
+    body = {k: v for k, v in obj.items() if k not in _IDENTITY and k[:1] != "_"}
+    if private or kind.links:  # links write into nested entries: never into stored ones
+        body = json_copy(body)
     if kind.pair:
         enabled = body.pop("enabled", True)
         body["enabled" if enabled else "disabled"] = True
@@ -98,7 +106,11 @@ def _attributes(store: Store, target: Target, obj: Json) -> Json:
     return out
 
 
-def _subcollections(store: Store, kind: Kind, obj: Json, expand: bool) -> Json:
+# Shown before the attributes (render), not among them; keys starting with "_" are private.
+_IDENTITY = frozenset({"name", "partition", "subPath", "fullPath", "generation"})
+
+
+def _subcollections(store: Store, kind: Kind, obj: Json, expand: bool, private: bool) -> Json:
     """One {link, isSubcollection[, items]} reference per subcollection of the kind."""
     out: Json = {}
     for segment, sub_collection in kind.subs.items():
@@ -112,7 +124,7 @@ def _subcollections(store: Store, kind: Kind, obj: Json, expand: bool) -> Json:
         if expand and items:
             sub_target = Target(sub_kind, items, url, obj, kind, segment)
             reference["items"] = [
-                render(store, sub_target, i, False)
+                render(store, sub_target, i, False, private=private)
                 for i in sorted(items.values(), key=lambda o: o["fullPath"])
             ]
         out[camel_reference(segment)] = reference

@@ -2,9 +2,10 @@
 for kind hooks, and CRUD on /mgmt/tm URLs with the device's semantics.
 
 The details live beside it: target.py (URL -> Target), request_body.py (reading a write's body),
-render.py (how objects read back), query.py ($filter/$select/...), integrity.py (references),
-side_effects.py (companion objects), folders.py (partitions and folders), datagroup.py (record
-options). transactions.py applies transactions to a copy of a Store.
+render.py (how objects read back), render_cache.py (listings from items encoded once per
+change), query.py ($filter/$select/...), integrity.py (references), side_effects.py (companion
+objects), folders.py (partitions and folders), datagroup.py (record options). transactions.py
+applies transactions to a copy of a Store.
 
 Not thread-safe on its own: the HTTP layer holds one lock around every call.
 """
@@ -22,6 +23,7 @@ from controller.simulator.base import (
     SimError,
     already_exists,
     bad_request,
+    json_copy,
     node_name_of,
     not_found,
     rest_id,
@@ -35,6 +37,7 @@ from controller.simulator.kinds import BUILTINS, KINDS
 from controller.simulator.overlay import merge_state, trial_state
 from controller.simulator.query import expanded, selected
 from controller.simulator.render import list_json, render
+from controller.simulator.render_cache import RenderCache
 from controller.simulator.request_body import clean, identity, json_object, no_properties
 from controller.simulator.side_effects import (
     after_store,
@@ -76,6 +79,8 @@ class Store(Context):
             self._seed()
         # Who refers to what, and addresses: kept up to date by every write below.
         self.index = index if index is not None else Index.build(self._state["objects"])
+        # Encoded listing items, kept until what they show changes (render_cache.py).
+        self.rendered = RenderCache()
 
     @property
     def state(self) -> Json:
@@ -86,6 +91,7 @@ class Store(Context):
         """A whole new state (loaded, or copied from a peer): its index is built anew."""
         self._state = state
         self.index = Index.build(state["objects"])
+        self.rendered.clear()
 
     def trial(self) -> Store:
         """A store for a transaction's commands: shares this state, copies what it touches."""
@@ -161,9 +167,17 @@ class Store(Context):
     # ------------------------------------------------------------------ routing
 
     def handle(
-        self, method: str, path: str, query: dict[str, str], raw_query: str, body: Any
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        raw_query: str,
+        body: Any,
+        answer: bool = True,
     ) -> tuple[int, Any]:
-        """One /mgmt/tm request -> (status, JSON body or None). Raises SimError."""
+        """One /mgmt/tm request -> (status, JSON body or None). Raises SimError.
+        answer=False: a write's object is not rendered (a transaction's commands answer
+        nobody)."""
         rest = path[len("/mgmt/tm/") :].strip("/")
         segments = rest.split("/") if rest else []
         if segments[:2] in (["auth", "partition"], ["sys", "folder"]):
@@ -171,22 +185,22 @@ class Store(Context):
         target = self.locate(segments)
         if method == "GET":
             if target.item is None:
-                return 200, self.list_json(target, query, raw_query)
+                return 200, self.rendered.list_body(self, target, query, raw_query)
             obj = self._get_item(target)
             return 200, self.render(target, obj, expanded(query), raw_query, select=selected(query))
         if method == "POST":
             if target.item is not None:
                 raise bad_request(f"POST is not supported on an item: /mgmt/tm/{rest}", api_error=1)
             obj = self.create(target, json_object(body))
-            return 200, self.render(target, obj, False)
+            return 200, self.render(target, obj, False) if answer else None
         if target.item is None:
             raise bad_request(f"{method} needs an item URL, not a collection: /mgmt/tm/{rest}", 1)
         if method == "PATCH" and "options" in query:
             obj = self.modify_options(target, query["options"])
-            return 200, self.render(target, obj, False, raw_query)
+            return 200, self.render(target, obj, False, raw_query) if answer else None
         if method in ("PUT", "PATCH"):
             obj = self.modify(target, json_object(body), replace=method == "PUT")
-            return 200, self.render(target, obj, False)
+            return 200, self.render(target, obj, False) if answer else None
         if method == "DELETE":
             self.delete(target)
             return 200, None
@@ -255,7 +269,7 @@ class Store(Context):
             raise already_exists(kind.word, full, partition or "Common")
         attrs, subs = clean(kind, body, f"/{target.url_path}/{rest_id(full)}")
         obj = kind.fresh()
-        obj.update(copy.deepcopy(attrs))
+        obj.update(json_copy(attrs))
         obj.update(name=name, fullPath=full, generation=0)
         if kind.partitioned:
             obj["partition"] = partition
@@ -284,8 +298,8 @@ class Store(Context):
         attrs, subs = clean(kind, body, f"/{target.url_path}/{rest_id(old['fullPath'])}")
         if not attrs and not subs:
             raise no_properties()
-        obj = _replaced(kind, old) if replace else copy.deepcopy(old)
-        obj.update(copy.deepcopy(attrs))
+        obj = _replaced(kind, old) if replace else json_copy(old)
+        obj.update(json_copy(attrs))
         if "profiles" in subs and "profiles" in kind.subs:
             obj.setdefault("_sub", {})["profiles"] = virtual_profiles(
                 self, obj, subs["profiles"] or ["/Common/fastL4"]
@@ -309,7 +323,7 @@ class Store(Context):
         old = target.container.get(target.item)
         if old is None:
             raise self._missing_for_write(target)
-        obj = copy.deepcopy(old)
+        obj = json_copy(old)
         apply_record_options(obj, options)
         self._validate(target, obj)
         target.container[target.item] = obj
@@ -372,5 +386,5 @@ def _replaced(kind: Kind, old: Json) -> Json:
     kept = ("name", "partition", "subPath", "fullPath", "generation", "vsIndex", "_sub")
     for key in (*kept, *kind.immutable):
         if key in old:
-            obj[key] = copy.deepcopy(old[key])
+            obj[key] = json_copy(old[key])
     return obj

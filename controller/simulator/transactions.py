@@ -199,4 +199,5 @@ def apply_command(store: Store, command: Json) -> None:
     """Replay one queued command on `store` (the trial copy during a commit)."""
     parts = urlsplit(command["uri"])
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    store.handle(command["method"], parts.path, query, parts.query, command.get("body"))
+    method, body = command["method"], command.get("body")
+    store.handle(method, parts.path, query, parts.query, body, answer=False)

@@ -131,6 +131,8 @@ STEPS: list[tuple[str, Callable[[Store, Transactions], Any]]] = [
             s, "PATCH", f"{MEMBERS}/~docker~app1-1:80", {"session": "user-disabled"}
         ),
     ),
+    ("list a pool's members", lambda s, t: request(s, "GET", MEMBERS)),
+    ("list them again (kept fragments)", lambda s, t: request(s, "GET", MEMBERS)),
     (
         "read a pool with its members",
         lambda s, t: request(
