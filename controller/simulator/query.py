@@ -17,8 +17,18 @@ def expanded(query: dict[str, str]) -> bool:
 
 def page(items: list[Json], query: dict[str, str]) -> list[Json]:
     """$filter, then $skip and $top, applied to items already in listing order."""
+    return window(filtered(items, query), query)
+
+
+def filtered(items: list[Json], query: dict[str, str]) -> list[Json]:
+    """The items $filter keeps."""
     for field, value in parse_filter(query.get("$filter", "")):
         items = [o for o in items if str(o.get(field, "")) == value]
+    return items
+
+
+def window(items: list[Json], query: dict[str, str]) -> list[Json]:
+    """The items $skip and $top keep."""
     skip = _query_int(query, "$skip", 0)
     top = _query_int(query, "$top", len(items))
     return items[skip : skip + top]

@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from controller.simulator.base import Json
 from controller.simulator.kinds import KINDS
-from controller.simulator.query import expanded, page, selected
+from controller.simulator.query import expanded, filtered, selected, window
 from controller.simulator.render import collection_head, list_json, render
 from controller.simulator.target import Target
 
@@ -40,9 +41,25 @@ Fragments = dict[str, tuple[Any, bytes]]
 class RenderCache:
     def __init__(self) -> None:
         self._listings: dict[tuple[str, bool], Fragments] = {}
+        self._orders: dict[tuple[str, str], tuple[tuple[int, int, int], list[Json]]] = {}
 
     def clear(self) -> None:
         self._listings.clear()
+        self._orders.clear()
+
+    def _listed(self, store: Store, target: Target, query: dict[str, str]) -> list[Json]:
+        """The container's items in listing order, $filter applied: kept while the store is
+        unchanged, so reading a collection page by page ($top/$skip) sorts it once."""
+        assert target.container is not None
+        key = (target.url_path, query.get("$filter", ""))
+        version = (store.state["generation"], id(target.container), len(target.container))
+        kept = self._orders.get(key)
+        if kept is None or kept[0] != version:
+            if len(self._orders) >= MAX_LISTINGS:
+                self._orders.clear()  # subcollection listings of many (perhaps gone) parents
+            items = sorted(target.container.values(), key=lambda o: o["fullPath"])
+            kept = self._orders[key] = (version, filtered(items, query))
+        return kept[1]
 
     def __len__(self) -> int:
         """How many listings are kept (each with its items)."""
@@ -56,7 +73,7 @@ class RenderCache:
         if selected(query):
             return json.dumps(list_json(store, target, query, raw_query)).encode()
         assert target.container is not None
-        items = page(sorted(target.container.values(), key=lambda o: o["fullPath"]), query)
+        items = window(self._listed(store, target, query), query)
         expand = expanded(query)
         if len(self._listings) >= MAX_LISTINGS and (target.url_path, expand) not in self._listings:
             self._listings.clear()  # subcollection listings of many (perhaps gone) parents

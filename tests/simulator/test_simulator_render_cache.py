@@ -31,6 +31,7 @@ QUERIES = [
     "expandSubcollections=true",
     f"$filter=partition eq {P}&expandSubcollections=true",
     "$skip=1&$top=2",
+    f"$filter=partition eq {P}&expandSubcollections=true&$top=1&$skip=1",
     "$select=name,generation&expandSubcollections=true",
 ]
 EXPAND = {"expandSubcollections": "true"}
