@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.support.fixtures_bigip",
     "tests.support.fixtures_docker",
     "tests.support.fixtures_adapter",
+    "tests.support.fixtures_builds",
     "tests.support.fixtures_prometheus",
     "tests.support.swarm_stack",
 ]

@@ -56,19 +56,6 @@ def test_a_read_shares_the_cached_objects_it_equals_and_keeps_the_others() -> No
     assert [o.description for o in twice.values()] == ["x"]
 
 
-@pytest.fixture
-def builds(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The arguments of every build_desired call the cache makes."""
-    calls: list[Any] = []
-
-    def counted(*args: Any) -> Any:
-        calls.append(args)
-        return build_desired(*args)
-
-    monkeypatch.setattr(build_cache, "build_desired", counted)
-    return calls
-
-
 def test_equal_workloads_and_device_state_give_back_the_last_build(builds: list[Any]) -> None:
     cache = BuildCache(SETTINGS, {})
     workloads = [workload("www", ["10.0.0.1", "10.0.0.2"]), workload("api", ["10.0.1.1"])]

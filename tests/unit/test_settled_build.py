@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-import controller.run.build_cache as build_cache
 from controller.bigip.adapter import BigipClient
 from controller.core.claims import incumbent_claims
 from controller.core.desired import build_desired
@@ -24,19 +21,6 @@ from tests.support.builders import FakeSource, workload
 from tests.support.harness import Harness
 
 ALLOW = AllowLists(virtual_addresses=("192.0.2.0/24",))
-
-
-@pytest.fixture
-def builds(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The arguments of every build_desired call the pipeline's cache makes."""
-    calls: list[Any] = []
-
-    def counted(*args: Any) -> Any:
-        calls.append(args)
-        return build_desired(*args)
-
-    monkeypatch.setattr(build_cache, "build_desired", counted)
-    return calls
 
 
 def varied() -> list[Any]:
