@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from controller.run.status import RunResult
 from controller.simulator.faults import Fault, Faults
 from tests.support.engine_soak import (
     TEST_SUBNETS,
@@ -241,14 +242,17 @@ def test_a_draining_member_survives_a_failed_run_and_gives_its_address_up(
     freed = address_of(lab, a_www2, network.name)
 
     # The run that starts draining a-www-2 fails (one 503); the retry must still drain it.
+    # Every run is recorded: the failed one may be followed by its retry before `compose`
+    # returns (the scale-down's later events start it 0.1 s after), so the last run says
+    # nothing.
+    results = recorded_runs(loop)
     loop.sim.faults.add(method="POST", path=r"/mgmt/tm/transaction$", status=503, times=1)
     compose.run(a, "up", "-d", "--scale", "www=1")
+    failed = wait_until(lambda: _first(results, "error"), 10, "the injected failure")
+    assert loop.runs("error") == 1
     # The retry is the first success that started after the failed run (a run the first
     # sync's late events triggered may still end after the scale-down was issued).
-    wait_until(lambda: _last_run_failed(loop), 10, "the injected failure")
-    failed = loop.reconciler.last_run
-    assert failed is not None and loop.runs("error") == 1
-    wait_until(lambda: _succeeded_since(loop, failed.started), 10, "the retry after the failure")
+    wait_until(lambda: _first(results, "success", failed.started), 10, "the retry")
     rejected = loop.registry.get_sample_value("bigip_ctlr_workloads", {"state": "rejected"})
     assert not rejected, loop.reconciler.rejected
     view = device_view(loop.sim, prefix)
@@ -270,11 +274,18 @@ def test_a_draining_member_survives_a_failed_run_and_gives_its_address_up(
     assert loop.runs("error") == 1  # only the injected one
 
 
-def _last_run_failed(loop: ControllerLoop) -> bool:
-    last = loop.reconciler.last_run
-    return last is not None and last.result == "error"
+def recorded_runs(loop: ControllerLoop) -> list[RunResult]:
+    """Every run the loop finishes from now on, in order."""
+    results: list[RunResult] = []
+    finish = loop.reconciler._finish
+
+    def record(result: RunResult) -> RunResult:
+        results.append(result)
+        return finish(result)
+
+    loop.reconciler._finish = record  # type: ignore[method-assign]
+    return results
 
 
-def _succeeded_since(loop: ControllerLoop, started: float) -> bool:
-    last = loop.reconciler.last_success
-    return last is not None and last.started > started
+def _first(results: list[RunResult], outcome: str, after: float = 0.0) -> RunResult | None:
+    return next((r for r in list(results) if r.result == outcome and r.started > after), None)
