@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from controller.core.claims import incumbent_claims
-from controller.core.desired import Desired, build_desired
+from controller.core.desired import Desired, WorkloadBuilds, build_desired
 from controller.core.model import BigipObject, ObjectKey, is_owned, owner_of
 from controller.core.plan import Changes, Policy, plan
 from controller.core.view import held_copy
@@ -48,6 +48,7 @@ class BuildCache:
         self._objects: list[tuple[ObjectKey, BigipObject]] | None = None
         self._settled: dict[ObjectKey, BigipObject] | None = None
         # The claims of the last device state they were read from.
+        self._builds = WorkloadBuilds(settings)  # each workload's own part, while unchanged
         self._claims_read: tuple[list[tuple[ObjectKey, BigipObject]] | None, dict[str, str]] = (
             None,
             {},
@@ -87,7 +88,11 @@ class BuildCache:
             return last
         claims = self._claims_of(current, objects)
         if last is None or claims != self._claims:
-            built = build_desired(workloads, self.settings, self.irules, claims)
+            self._builds.share = lambda obj: held_copy(current, obj)
+            try:
+                built = build_desired(workloads, self.settings, self.irules, claims, self._builds)
+            finally:
+                self._builds.share = lambda obj: obj  # holds no device state between runs
             last = replace(built, objects=as_held(current, built.objects))
             self._desired, self._workloads, self._claims = last, listed, claims
         self._objects, self._settled = objects, None

@@ -67,7 +67,7 @@ no instance started) is no problem at all: the route gets its pool without membe
 
 from __future__ import annotations
 
-from controller.core.desired.build import build_desired
+from controller.core.desired.build import WorkloadBuilds, build_desired
 from controller.core.desired.ltm import healthcheck_path, shared_virtuals
 from controller.core.desired.names import (
     container_host,
@@ -84,6 +84,7 @@ __all__ = [
     "Desired",
     "Problem",
     "WorkloadResult",
+    "WorkloadBuilds",
     "build_desired",
     "container_host",
     "dns_names_of",

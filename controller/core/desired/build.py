@@ -15,8 +15,8 @@ name another workload holds is left out of the resolver with a notice, too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from controller.core.desired.claims import (
     Claim,
@@ -74,11 +74,49 @@ from controller.workloads import Workload, WorkloadState
 _NAMED = (Pool, Monitor, Virtual)  # kinds whose names are a workload's own (and nodes')
 
 
+class WorkloadBuilds:
+    """Each workload's own contribution (its objects, claims, records), kept while the
+    workload is unchanged: it is a function of the workload and the settings alone, and an
+    event's run at thousands of workloads otherwise made every workload's objects again for
+    one that changed. Only workloads of the last build are kept. `share` maps a new object to
+    an equal one already held (the caller sets it: the device's copy), so what is kept is not
+    a second copy."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._kept: dict[Workload, _Built | None] = {}
+        self.share: Callable[[BigipObject], BigipObject] = lambda obj: obj
+        self.made = 0  # workloads built (not taken from the kept ones), for tests
+
+    def keep_only(self, workloads: Iterable[Workload]) -> None:
+        wanted = set(workloads)
+        self._kept = {w: b for w, b in self._kept.items() if w in wanted}
+
+    def built(self, workload: Workload) -> _Built | None:
+        if workload not in self._kept:
+            built = _build(workload, self.settings)
+            if built is not None:
+                built.objects = [self.share(o) for o in built.objects]
+            self._kept[workload] = built
+            self.made += 1
+        kept = self._kept[workload]
+        if kept is None:
+            return None
+        # build_desired adds to these (and rebinds gtm): the kept lists stay as they were.
+        return replace(
+            kept,
+            problems=list(kept.problems),
+            warnings=list(kept.warnings),
+            notices=list(kept.notices),
+        )
+
+
 def build_desired(
     workloads: Iterable[Workload],
     settings: Settings,
     irules: Mapping[str, str],
     incumbents: Incumbents | None = None,
+    builds: WorkloadBuilds | None = None,
 ) -> Desired:
     """The desired objects of all workloads, problems per workload, and the shared objects.
 
@@ -86,12 +124,16 @@ def build_desired(
     an iRule object exists only when its shared virtual server does. `incumbents` (claim key
     -> workload id, core.claims.incumbent_claims of the device's objects) says who holds what
     already; without it every workload is a newcomer (a first run, `plan` without a device).
+    `builds` keeps each workload's own part from one call to the next (the same settings).
     """
     partition = settings.partition
     shared_marker = owner_marker(settings.cluster_id)
     incumbents = incumbents or {}
     chosen, doubles = _one_per_id(workloads)
-    built_all = [b for b in (_build(w, settings) for w in sorted(chosen, key=_id)) if b]
+    build = builds.built if builds is not None else (lambda w: _build(w, settings))
+    built_all = [b for b in (build(w) for w in sorted(chosen, key=_id)) if b]
+    if builds is not None:
+        builds.keep_only(chosen)
     for built in built_all:
         built.warnings += doubles.get(built.id, [])
     accepted = _accept(built_all, settings, incumbents)
