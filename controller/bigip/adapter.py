@@ -37,7 +37,7 @@ import requests
 from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
-from controller.bigip.reads import check_partition, collection_reads
+from controller.bigip.reads import REPEATED_PAGE, check_partition, collection_reads, first_path
 from controller.bigip.replies import (
     BadReply,
     Failure,
@@ -395,10 +395,15 @@ class BigipClient:
         self, path: str, what: str, health: dict[MemberId, str] | None = None
     ) -> Iterator[list[Any]]:
         """The items of one collection a page at a time ($top/$skip, as f5-ansible pages); a
-        short page is the last. A device that ignores $top answers everything at once."""
-        size, skip = self._settings.read_page_size, 0
+        short page is the last. A device that ignores $top answers everything at once; one
+        that ignores $skip would answer the first page forever, and is refused."""
+        size, skip, first = self._settings.read_page_size, 0, None
         while True:
-            page = self._read_items(f"{path}&$top={size}&$skip={skip}", what)
+            paged = f"{path}&$top={size}&$skip={skip}"
+            page = self._read_items(paged, what)
+            if first is not None and first_path(page) == first:
+                raise self._bad_reply(BadReply(200, REPEATED_PAGE), "GET", paged, what)
+            first = first_path(page)
             if health is not None:
                 health.update(member_states(page))
             yield page

@@ -67,6 +67,8 @@ def test_units_from_repeated_flag_comma_list_environment_and_yaml(
         (["--bigip-url", f"{A},{A}/"], {}, ["bigip-url", "twice"]),
         (["--config-sync", "dg; rm -rf /"], {}, ["config-sync", "not a device group name"]),
         ([], {"F5_CONFIG_SYNC": "a b"}, ["config-sync (from environment variable", "'a b'"]),
+        (["--bigip-read-page-size", "0"], {}, ["bigip-read-page-size", "at least 1, got 0"]),
+        ([], {"F5_BIGIP_READ_PAGE_SIZE": "many"}, ["F5_BIGIP_READ_PAGE_SIZE", "'many'"]),
     ],
 )
 def test_bad_ha_settings_name_the_setting(

@@ -264,3 +264,23 @@ def test_a_device_that_ignores_top_is_read_once(simulator: Simulator) -> None:
         assert len(pools) == 3 and len(simulator.requests) - since == 1
     finally:
         client.close()
+
+
+def test_a_device_that_ignores_skip_is_refused_naming_the_request(simulator: Simulator) -> None:
+    h = Harness(simulator, FakeSource([workload(f"w{i}", [f"10.0.1.{i + 1}"]) for i in range(3)]))
+    h.run()
+    client = BigipClient(replace(h.settings.bigip, read_page_size=2))
+    answer = client._read_items
+
+    def first_page_always(path: str, what: str) -> list[Any]:
+        return answer(path.replace("$skip=2", "$skip=0"), what)  # as if $skip were ignored
+
+    client._read_items = first_page_always  # type: ignore[method-assign]
+    try:
+        with pytest.raises(
+            BigipMalformed,
+            match=r"read ltm/pool in partition docker: GET /mgmt/tm/ltm/pool: .*ignores \$skip",
+        ):
+            client.read_objects("docker", ["ltm/pool"])
+    finally:
+        client.close()
