@@ -255,8 +255,15 @@ def test_a_draining_member_survives_a_failed_run_and_gives_its_address_up(
     wait_until(lambda: _first(results, "success", failed.started), 10, "the retry")
     rejected = loop.registry.get_sample_value("bigip_ctlr_workloads", {"state": "rejected"})
     assert not rejected, loop.reconciler.rejected
+
+    # The first success after the failure may come before compose has stopped a-www-2 (a late
+    # event's run): wait, well inside its 10 s drain, for it to be draining, with its node.
+    def draining() -> bool:
+        return {m.node for m in device_view(loop.sim, prefix).disabled} == {a_www2}
+
+    wait_until(draining, 5, f"{a_www2} draining with its node")
     view = device_view(loop.sim, prefix)
-    assert {m.node for m in view.disabled} == {a_www2}  # draining, with its node
+    assert {m.node for m in view.disabled} == {a_www2}
     assert view.nodes[a_www2] == freed
 
     # Another project's container takes the drained member's address during its drain.
