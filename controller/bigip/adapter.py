@@ -11,12 +11,14 @@ What it adds on top of bigrest, and why (bug numbers refer to ICONTROL-NOTES.md)
   `verify` is set explicitly; proxies from the environment are still honoured.
 - Errors are classified at the boundary (B3): status and mcpd code are parsed out of
   RESTAPIError's text, requests' exceptions become BigipRetryable.
-- Every answer is checked by a response hook before bigrest or requests act on it
-  (bigip/replies.py): a 3xx is BigipRedirected and never followed (requests would send the
-  token header, and for 307/308 a login's password, to the Location); a 2xx that is not a
-  JSON object is BigipMalformed. Items read back are decoded here (an item read unchanged
-  is not decoded again: core/read_memo.py), so an item the core cannot read is
-  BigipMalformed naming the request and the field, never a KeyError in the run.
+- Every answer is checked before bigrest or requests act on it (bigip/replies.py): a 3xx is
+  BigipRedirected and never followed (requests would send the token header, and for 307/308
+  a login's password, to the Location); a 2xx that is not a JSON object is BigipMalformed.
+  A response hook checks them, except collection pages, which are GET here and checked
+  after their bytes were compared with the last read's. Items read back are decoded here (a
+  page read again byte for byte is not parsed, an item read unchanged is not decoded again:
+  core/read_memo.py), so an item the core cannot read is BigipMalformed naming the request
+  and the field, never a KeyError in the run.
 - Transactions never commit when building them failed (B2): no `with device:`; the header is
   always removed afterwards, so nothing later leaks into an abandoned transaction (B13).
 - Empty collections read as [] (B4). Each HTTP exchange is counted once by a response hook.
@@ -25,19 +27,20 @@ What it adds on top of bigrest, and why (bug numbers refer to ICONTROL-NOTES.md)
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
-from controller.bigip.reads import REPEATED_PAGE, check_partition, collection_reads, first_path
+from controller.bigip.connection import connection_error, device_address, tls_verify
+from controller.bigip.reads import REPEATED_PAGE, check_partition, collection_reads
 from controller.bigip.replies import (
     BadReply,
     Failure,
@@ -51,7 +54,7 @@ from controller.bigip.replies import (
 from controller.core import model
 from controller.core.member_health import MemberId, member_states
 from controller.core.plan import Change, summary
-from controller.core.read_memo import ReadMemo
+from controller.core.read_memo import FreshPage, Page, ReadMemo
 from controller.core.view import held_copy
 from controller.core.writes import Write, writes_of
 from controller.errors import (
@@ -60,7 +63,6 @@ from controller.errors import (
     BigipNotFound,
     BigipRedirected,
     BigipRetryable,
-    ConfigError,
     IcontrolJsonError,
 )
 from controller.settings import BigipSettings
@@ -99,20 +101,13 @@ def _token_gone(failure: Failure) -> bool:
     return failure.status == 401 and ("expired" in message or "does not exist" in message)
 
 
-def device_address(url: str) -> str:
-    """'https://host[:port][/]' -> 'host[:port]' (bigrest builds https://{device}{path})."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.netloc:
-        raise ConfigError(f"bigip-url: must be https://HOST[:PORT], got {url!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ConfigError(f"bigip-url: must not carry a path or query, got {url!r}")
-    if "@" in parts.netloc:
-        raise ConfigError("bigip-url: credentials belong in the username/password settings")
-    return parts.netloc
-
-
 def _check_reply(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     check_reply(response)  # a response hook is called with requests' keyword arguments
+
+
+def _refuse_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    if 300 <= response.status_code < 400:
+        check_reply(response)  # BadReply before requests would follow it
 
 
 class BigipClient:
@@ -142,7 +137,7 @@ class BigipClient:
         # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify unless
         # trust_env is off (B5); the settings must win.
         session.trust_env = False
-        session.verify = self._verify_setting(settings)
+        session.verify = tls_verify(settings)
         session.proxies.update(requests.utils.get_environ_proxies(settings.url))
         # Counted first, then checked: the check raises on a redirect before requests would
         # follow it (max_redirects 0 is the second lock) and on a body bigrest cannot read.
@@ -151,17 +146,6 @@ class BigipClient:
         if settings.insecure:
             log.warning("TLS verification of %s is OFF (insecure); use only in labs", address)
         return device
-
-    @staticmethod
-    def _verify_setting(settings: BigipSettings) -> bool | str:
-        if settings.insecure:
-            return False
-        if settings.ca_file:
-            if not os.path.isfile(settings.ca_file):
-                raise ConfigError(f"bigip-ca-file: {settings.ca_file!r} does not exist")
-            return settings.ca_file
-        # What requests would have used with trust_env on; else its own CA bundle.
-        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         method = str(response.request.method or "")
@@ -268,7 +252,7 @@ class BigipClient:
             raise self._bad_reply(bad, method, shown, what) from None
         except requests.RequestException as exc:
             self._record(method, 0, time.monotonic() - started)
-            raise self._connection_error(exc, method, shown, what) from None
+            raise connection_error(exc, method, shown, what, self._settings.timeout) from None
         if response.status_code != 200:
             failure = Failure(response.status_code, *message_and_code(response.text))
             raise classify(self._redact(failure), method, shown, what)
@@ -290,20 +274,6 @@ class BigipClient:
         text = f"{what}: {method} {shown}: {self._redacted(bad.problem)}"
         cls = BigipRedirected if bad.redirect else BigipMalformed
         return cls(text, status=bad.status, method=method, path=path)
-
-    def _connection_error(
-        self, exc: requests.RequestException, method: str, path: str, what: str
-    ) -> BigipRetryable:
-        if isinstance(exc, requests.exceptions.SSLError):
-            reason = "TLS verification failed (is bigip-ca-file the CA that signed the device?)"
-        elif isinstance(exc, requests.Timeout):
-            reason = f"no answer within {self._settings.timeout:g} s"
-        elif isinstance(exc, requests.ConnectionError):
-            reason = "connection failed"
-        else:
-            reason = "request failed"
-        text = f"{what}: {method} {path}: {reason}: {type(exc).__name__}"
-        return BigipRetryable(text, status=0, method=method, path=path)
 
     # ----------------------------------------------------------------------- calls
 
@@ -333,7 +303,7 @@ class BigipClient:
                 raise self._bad_reply(empty, method, path, what) from None
             except requests.RequestException as exc:
                 self._record(method, 0, time.monotonic() - started)
-                raise self._connection_error(exc, method, path, what) from None
+                raise connection_error(exc, method, path, what, self._settings.timeout) from None
         raise AssertionError("unreachable")
 
     def _load(self, path: str, what: str) -> Any:
@@ -371,9 +341,11 @@ class BigipClient:
         the result; an item it could not read is BigipMalformed naming the request."""
         result: dict[str, list[dict[str, Any]]] = {}
         for collection, path, what in collection_reads(partition, collections):
-            items = [item for page in self._pages(path, what) for item in page]
-            self._decoded(collection, [items], path, what, {})
-            result[collection] = [dict(item) for item in items]  # Mappings: decoding checked
+            pages = list(self._pages(collection, path, what, {}, reuse=False))
+            self._decoded(collection, pages, path, what, {})  # Mappings: decoding checked
+            result[collection] = [
+                dict(i) for p in pages if isinstance(p, FreshPage) for i in p.items
+            ]
         return result
 
     def read_objects(
@@ -385,39 +357,60 @@ class BigipClient:
         objects: list[model.BigipObject] = []
         for collection, path, what in collection_reads(partition, collections):
             states: dict[MemberId, str] = {}
-            pages = self._pages(path, what, states if collection == "ltm/pool" else None)
+            pages = self._pages(collection, path, what, states)
             objects += self._decoded(collection, pages, path, what, known)
             if collection == "ltm/pool":
                 self.member_states = states  # health comes with the pool read, no request
         return objects
 
     def _pages(
-        self, path: str, what: str, health: dict[MemberId, str] | None = None
-    ) -> Iterator[list[Any]]:
+        self, collection: str, path: str, what: str, health: dict[MemberId, str], reuse: bool = True
+    ) -> Iterator[Page]:
         """The items of one collection a page at a time ($top/$skip, as f5-ansible pages); a
         short page is the last. A device that ignores $top answers everything at once; one
         that ignores $skip would answer the first page forever, and is refused."""
         size, skip, first = self._settings.read_page_size, 0, None
+        # Pool pages carry member health: a page read again byte for byte gives it too.
+        facts = member_states if collection == "ltm/pool" else None
         while True:
             paged = f"{path}&$top={size}&$skip={skip}"
-            page = self._read_items(paged, what)
-            if first is not None and first_path(page) == first:
+            read = functools.partial(self._read_page, collection, paged, facts, reuse)
+            page = self._call("GET", paged, what, read)
+            if first is not None and page.first == first:
                 raise self._bad_reply(BadReply(200, REPEATED_PAGE), "GET", paged, what)
-            first = first_path(page)
-            if health is not None:
-                health.update(member_states(page))
+            first = page.first
+            health.update(page.facts or {})
             yield page
-            if len(page) != size:
+            if page.count != size:
                 return
             skip += size
 
-    def _read_items(self, path: str, what: str) -> list[Any]:
-        loaded = self._load(path, what)
-        # An empty collection has no "items": bigrest returns the collection itself (B4).
-        return [item.properties for item in loaded] if isinstance(loaded, list) else []
+    def _read_page(
+        self, collection: str, path: str, facts: Callable[[list[Any]], Any] | None, reuse: bool
+    ) -> Page:
+        """One page GET, made here rather than by bigrest so that a body with the bytes of the
+        page read last time is recognised before it is parsed (core/read_memo.py)."""
+        session: requests.Session = self._device.session
+        response = session.get(
+            f"https://{self._device.device}{path}",
+            timeout=self._settings.timeout,
+            # In place of the session's hooks: counted, a redirect refused; checked below.
+            hooks={"response": [self._on_response, _refuse_redirect]},
+        )
+        if response.status_code != 200:
+            raise RESTAPIError(response, None)  # as bigrest raises it: _call classifies it
+        digest = hashlib.blake2b(response.content, digest_size=32).digest()
+        known = self.memo.known_page(collection, path, digest) if reuse else None
+        if known is not None:
+            return known
+        check_reply(response)
+        if not response.content:
+            raise BadReply(200, "reply is empty where JSON was expected")
+        items = response.json().get("items", [])  # an empty collection has none (B4)
+        return FreshPage(path, digest, items, facts(items) if facts else None)
 
     def _decoded(
-        self, collection: str, pages: Iterable[list[Any]], path: str, what: str, cache: Known
+        self, collection: str, pages: Iterable[Page], path: str, what: str, cache: Known
     ) -> list[model.BigipObject]:
         try:
             return self.memo.objects(collection, pages, lambda o: held_copy(cache or {}, o))

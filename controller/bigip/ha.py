@@ -35,7 +35,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
-from controller.bigip.adapter import BigipClient, Observer, device_address
+from controller.bigip.adapter import BigipClient, Observer
+from controller.bigip.connection import device_address
 from controller.core import model
 from controller.core.plan import Change
 from controller.errors import BigipError, BigipMalformed, BigipRetryable

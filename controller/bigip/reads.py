@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from controller.core import model
 from controller.errors import ConfigError
@@ -37,10 +36,3 @@ REPEATED_PAGE = (
     "the next page starts with the same item as the last one: the device ignores $skip "
     "(a bigip-read-page-size above the largest collection reads it in one request)"
 )
-
-
-def first_path(page: list[Any]) -> str | None:
-    """The fullPath of a page's first item (None for an empty page or an item without one)."""
-    head = page[0] if page else None
-    path = head.get("fullPath") if isinstance(head, dict) else None
-    return path if isinstance(path, str) else None

@@ -12,17 +12,23 @@ one it had at the last read holds what it held then:
 The members' own stamps are part of it (a deleted member leaves the pool's list, whether or
 not the pool's generation moved), and so is a member's `session`, the one field the decoders
 read that an operator changes (enable, disable). Monitor-driven `state` is not decoded into
-the model; member health is read from the raw items on every read.
+the model; member health is read from the raw items of every page decoded.
 
 An item without a usable generation is decoded every time. The memo belongs to one device:
 another device's counters mean nothing here, and the adapter drops it whenever it logs in
 (after the device forgot the token, e.g. a restart, and at each token refresh), so nothing
 rests on stamps for longer than a token lives.
+
+A whole page whose body has the very bytes it had at the last read is not even parsed: the
+adapter compares a digest of the bytes before decoding (parsing the JSON was most of what a
+steady resync still cost), and the page gives the objects, item stamps and reader's facts
+(member health) it gave then. Equal bytes hold equal items, whatever their stamps say.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from controller.core.model import COLLECTIONS, BigipObject, Parser, decode_item
@@ -57,62 +63,131 @@ def _sub_stamps(listed: Any) -> tuple[Any, ...]:
     )
 
 
+Entry = tuple[Stamp, list[BigipObject]]
+
+
+@dataclass(frozen=True)
+class FreshPage:
+    """A page as decoded from the device's reply: `key` names the request that read it (its
+    path with $skip), `digest` is of the reply's body bytes, `facts` is what the reader took
+    from the raw items itself (member health)."""
+
+    key: str
+    digest: bytes
+    items: Sequence[Any]
+    facts: Any = None
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    @property
+    def first(self) -> str | None:
+        return first_path(self.items)
+
+
+@dataclass(frozen=True)
+class KnownPage:
+    """A page read before with the same body bytes: what was made of it then."""
+
+    key: str
+    digest: bytes
+    count: int
+    first: str | None
+    facts: Any
+    objects: list[BigipObject]
+    entries: list[tuple[str, Entry]]  # its items' memo entries (path -> stamp, objects)
+
+
+Page = FreshPage | KnownPage
+
+
+def first_path(items: Sequence[Any]) -> str | None:
+    """The fullPath of a page's first item (None for an empty page or an item without one)."""
+    head = items[0] if items else None
+    path = head.get("fullPath") if isinstance(head, dict) else None
+    return path if isinstance(path, str) else None
+
+
 class ReadMemo:
-    """Per collection: item path -> (stamp, the objects it decoded to)."""
+    """Per collection: item path -> (stamp, the objects it decoded to), and page request ->
+    the page as last read."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, dict[str, tuple[Stamp, list[BigipObject]]]] = {}
+        self._seen: dict[str, dict[str, Entry]] = {}
+        self._pages: dict[str, dict[str, KnownPage]] = {}
         self.decoded = 0  # items decoded (not taken from the memo), for tests and benchmarks
+        self.pages_reused = 0  # pages whose bytes were those of the last read: not decoded
         self.forgotten = 0
 
     def forget(self) -> None:
-        self._seen = {}  # a new dict: a read under way sees it at its next page
+        # New dicts: a read under way sees them at its next page.
+        self._seen = {}
+        self._pages = {}
         self.forgotten += 1
+
+    def known_page(self, collection: str, key: str, digest: bytes) -> KnownPage | None:
+        """The page `key` read last time, when its body had these bytes (`digest`)."""
+        known = self._pages.get(collection, {}).get(key)
+        return known if known is not None and known.digest == digest else None
 
     def objects(
         self,
         collection: str,
-        pages: Iterable[Sequence[Any]],
+        pages: Iterable[Page],
         share: Callable[[BigipObject], BigipObject] = lambda obj: obj,
     ) -> list[BigipObject]:
-        """The model objects of the items of `collection`, read in pages: those of an item
-        stamped as at the last read are the objects given then; the others are decoded
-        (IcontrolJsonError names a bad item) and passed through `share` (the cache's equal
-        copy, so one copy is held). Items no longer listed are forgotten, and so is the whole
-        read when the memo was forgotten while it ran (a page may come from a new session)."""
+        """The model objects of the items of `collection`, read in pages. A known page gives
+        what it gave before; in a fresh one, an item stamped as at the last read gives the
+        objects given then, the others are decoded (IcontrolJsonError names a bad item) and
+        passed through `share` (the cache's equal copy, so one copy is held). Items and pages
+        no longer read are forgotten, and so is the whole read when the memo was forgotten
+        while it ran (a page may come from a new session)."""
         parse = COLLECTIONS[collection]
         forgotten = self.forgotten
-        now: dict[str, tuple[Stamp, list[BigipObject]]] = {}
+        seen: dict[str, Entry] = {}
+        pages_now: dict[str, KnownPage] = {}
         out: list[BigipObject] = []
         index = 0
         for page in pages:
-            before = self._seen.get(collection, {})
-            for item in page:
-                out += self._item(parse, index, item, before, now, share)
-                index += 1
+            if isinstance(page, FreshPage):
+                before = self._seen.get(collection, {})
+                page = self._decode(parse, index, page, before, share)
+            else:
+                self.pages_reused += 1
+            seen.update(page.entries)
+            pages_now[page.key] = page
+            out += page.objects
+            index += page.count
         if forgotten == self.forgotten:
-            self._seen[collection] = now
+            self._seen[collection] = seen
+            self._pages[collection] = pages_now
         return out
 
-    def _item(
+    def _decode(
         self,
         parse: Parser,
         index: int,
-        item: Any,
-        before: Mapping[str, tuple[Stamp, list[BigipObject]]],
-        now: dict[str, tuple[Stamp, list[BigipObject]]],
+        page: FreshPage,
+        before: Mapping[str, Entry],
         share: Callable[[BigipObject], BigipObject],
-    ) -> list[BigipObject]:
-        stamp = item_stamp(item)
-        path = item.get("fullPath") if stamp is not None else None
-        known = before.get(path) if isinstance(path, str) else None
-        if known is not None and known[0] == stamp:
-            # Shared when they were decoded: the cache has held them since, unless a write
-            # changed them, and a write moves the generation.
-            objects = known[1]
-        else:
-            objects = [share(obj) for obj in decode_item(parse, index, item)]
-            self.decoded += 1
-        if stamp is not None and isinstance(path, str):
-            now[path] = (stamp, objects)
-        return objects
+    ) -> KnownPage:
+        objects: list[BigipObject] = []
+        entries: list[tuple[str, Entry]] = []
+        for offset, item in enumerate(page.items):
+            stamp = item_stamp(item)
+            path = item.get("fullPath") if stamp is not None else None
+            known = before.get(path) if isinstance(path, str) else None
+            if known is not None and known[0] == stamp:
+                # Shared when they were decoded: the cache has held them since, unless a
+                # write changed them, and a write moves the generation.
+                decoded = known[1]
+            else:
+                decoded = [share(obj) for obj in decode_item(parse, index + offset, item)]
+                self.decoded += 1
+            if stamp is not None and isinstance(path, str):
+                entries.append((path, (stamp, decoded)))
+            objects += decoded
+        return KnownPage(
+            page.key, page.digest, page.count, page.first, page.facts, objects, entries
+        )

@@ -16,7 +16,8 @@ from bigrest.common.exceptions import RESTAPIError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.bigip.adapter import BigipClient, device_address
+from controller.bigip.adapter import BigipClient
+from controller.bigip.connection import device_address
 from controller.bigip.replies import Failure, classify, parse_restapi_error
 from controller.errors import (
     BigipAuthError,

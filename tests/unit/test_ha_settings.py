@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from controller.bigip.adapter import BigipClient, device_address
+from controller.bigip.adapter import BigipClient
+from controller.bigip.connection import device_address
 from controller.bigip.ha import HaClient, make_client, stats_description
 from controller.cli import _client
 from controller.errors import BigipMalformed, ConfigError

@@ -14,7 +14,7 @@ import pytest
 from controller.bigip.adapter import BigipClient
 from controller.core.model import Member, Pool, key_of
 from controller.core.plan import Change
-from controller.core.read_memo import ReadMemo, item_stamp
+from controller.core.read_memo import FreshPage, Page, ReadMemo, item_stamp
 from controller.errors import BigipMalformed, IcontrolJsonError
 from controller.run.pipeline import wanted_collections
 from controller.simulator.server import Simulator
@@ -48,11 +48,16 @@ def member_item(address: str, generation: int = 7, session: str = "user-enabled"
     }
 
 
+def fresh(pages: list[list[dict[str, Any]]]) -> list[FreshPage]:
+    """Pages as decoded from replies (each read's page i is the same request)."""
+    return [FreshPage(f"page {i}", b"", items) for i, items in enumerate(pages)]
+
+
 def test_an_item_stamped_as_before_gives_the_objects_decoded_before() -> None:
     memo = ReadMemo()
     items = [pool_item(members=[member_item("10.0.0.1")])]
-    first = memo.objects("ltm/pool", [items])
-    again = memo.objects("ltm/pool", [[pool_item(members=[member_item("10.0.0.1")])]])
+    first = memo.objects("ltm/pool", fresh([items]))
+    again = memo.objects("ltm/pool", fresh([[pool_item(members=[member_item("10.0.0.1")])]]))
     assert memo.decoded == 1
     assert [type(o) for o in first] == [Pool, Member]
     assert all(a is b for a, b in zip(first, again, strict=True))
@@ -77,8 +82,8 @@ def test_an_item_stamped_as_before_gives_the_objects_decoded_before() -> None:
 )
 def test_any_change_of_the_item_or_its_members_decodes_it_again(changed: dict[str, Any]) -> None:
     memo = ReadMemo()
-    memo.objects("ltm/pool", [[pool_item(members=[member_item("10.0.0.1")])]])
-    objects = memo.objects("ltm/pool", [[changed]])
+    memo.objects("ltm/pool", fresh([[pool_item(members=[member_item("10.0.0.1")])]]))
+    objects = memo.objects("ltm/pool", fresh([[changed]]))
     assert memo.decoded == 2
     members = changed["membersReference"].get("items", [])
     assert sum(isinstance(o, Member) for o in objects) == len(members)
@@ -89,16 +94,16 @@ def test_any_change_of_the_item_or_its_members_decodes_it_again(changed: dict[st
 def test_an_item_without_a_generation_is_decoded_every_time() -> None:
     memo = ReadMemo()
     for _ in range(3):
-        memo.objects("ltm/pool", [[pool_item(generation=None), pool_item(generation="7")]])
+        memo.objects("ltm/pool", fresh([[pool_item(generation=None), pool_item(generation="7")]]))
     assert memo.decoded == 6
     assert item_stamp(pool_item(generation=True)) is None
 
 
 def test_items_no_longer_listed_are_forgotten() -> None:
     memo = ReadMemo()
-    memo.objects("ltm/pool", [[pool_item()]])
-    memo.objects("ltm/pool", [[]])
-    memo.objects("ltm/pool", [[pool_item()]])
+    memo.objects("ltm/pool", fresh([[pool_item()]]))
+    memo.objects("ltm/pool", fresh([[]]))
+    memo.objects("ltm/pool", fresh([[pool_item()]]))
     assert memo.decoded == 2
 
 
@@ -108,20 +113,89 @@ def test_a_bad_item_fails_every_read_naming_where() -> None:
     where = r"items\[0\].membersReference.items\[0\].ratio"
     for _ in range(2):
         with pytest.raises(IcontrolJsonError, match=where):
-            memo.objects("ltm/pool", [[bad]])
+            memo.objects("ltm/pool", fresh([[bad]]))
 
 
 def test_pages_are_one_collection_and_a_bad_item_is_named_by_its_place_in_it() -> None:
     memo = ReadMemo()
     first = [pool_item(members=[member_item("10.0.0.1")])]
     second = [{**pool_item(), "name": "api", "fullPath": "/docker/api"}]
-    objects = memo.objects("ltm/pool", [first, second])
+    objects = memo.objects("ltm/pool", fresh([first, second]))
     assert [o.name for o in objects if isinstance(o, Pool)] == ["www", "api"]
-    memo.objects("ltm/pool", [first, second])
+    memo.objects("ltm/pool", fresh([first, second]))
     assert memo.decoded == 2
     bad = [{**second[0], "loadBalancingMode": ["x"], "generation": 9}]
     with pytest.raises(IcontrolJsonError, match=r"items\[1\].loadBalancingMode"):
-        memo.objects("ltm/pool", [first, bad])
+        memo.objects("ltm/pool", fresh([first, bad]))
+
+
+# --------------------------------------------------------------- pages read byte for byte
+
+
+def api_item() -> dict[str, Any]:
+    return {
+        **pool_item(members=[member_item("10.0.0.9")]),
+        "name": "api",
+        "fullPath": "/docker/api",
+    }
+
+
+def test_a_page_with_the_bytes_read_before_gives_what_it_gave_then() -> None:
+    memo = ReadMemo()
+    health = {("/docker/www", "10.0.0.1:80"): "up"}
+    read = [FreshPage("p0", b"A", [pool_item(members=[member_item("10.0.0.1")])], health)]
+    first = memo.objects("ltm/pool", read)
+    page = memo.known_page("ltm/pool", "p0", b"A")
+    assert page is not None
+    assert (page.count, page.first, page.facts) == (1, "/docker/www", health)
+    again = memo.objects("ltm/pool", [page])
+    assert all(a is b for a, b in zip(first, again, strict=True)) and len(again) == 2
+    assert (memo.decoded, memo.pages_reused) == (1, 1)
+    # Only the same request with the same bytes, in the same collection.
+    assert memo.known_page("ltm/pool", "p0", b"B") is None
+    assert memo.known_page("ltm/pool", "p1", b"A") is None
+    assert memo.known_page("ltm/virtual", "p0", b"A") is None
+
+
+def test_a_reused_page_keeps_its_items_stamps_for_the_pages_read_fresh_later() -> None:
+    memo = ReadMemo()
+    memo.objects("ltm/pool", [FreshPage("p0", b"A", [pool_item(), api_item()])])
+    page = memo.known_page("ltm/pool", "p0", b"A")
+    assert page is not None
+    memo.objects("ltm/pool", [page])
+    # The page changes (one item is new): the two items stamped as before are not decoded.
+    changed = [pool_item(), api_item(), {**pool_item(), "name": "new", "fullPath": "/docker/new"}]
+    objects = memo.objects("ltm/pool", [FreshPage("p0", b"B", changed)])
+    assert memo.decoded == 3
+    assert sorted(o.name for o in objects if isinstance(o, Pool)) == ["api", "new", "www"]
+
+
+def test_a_page_not_read_again_a_failed_read_and_a_forget_leave_no_known_page() -> None:
+    memo = ReadMemo()
+    memo.objects("ltm/pool", [FreshPage("p0", b"A", [pool_item()]), FreshPage("p1", b"B", [])])
+    memo.objects("ltm/pool", [FreshPage("p0", b"A", [pool_item()])])  # the pool got shorter
+    assert memo.known_page("ltm/pool", "p1", b"B") is None
+    assert memo.known_page("ltm/pool", "p0", b"A") is not None
+    bad = pool_item(members=[{**member_item("10.0.0.1"), "ratio": "abc"}])
+    with pytest.raises(IcontrolJsonError):
+        memo.objects("ltm/pool", [FreshPage("p0", b"C", [bad])])
+    assert memo.known_page("ltm/pool", "p0", b"C") is None  # refused on every read
+    memo.forget()
+    assert memo.known_page("ltm/pool", "p0", b"A") is None
+
+
+def test_a_forget_while_a_read_runs_stores_nothing_of_it() -> None:
+    memo = ReadMemo()
+
+    def pages() -> Any:
+        yield FreshPage("p0", b"A", [pool_item()])
+        memo.forget()  # a login between two pages: the next may come from another session
+        yield FreshPage("p1", b"B", [api_item()])
+
+    memo.objects("ltm/pool", pages())
+    assert memo.known_page("ltm/pool", "p0", b"A") is None
+    memo.objects("ltm/pool", fresh([[pool_item()]]))
+    assert memo.decoded == 3
 
 
 # --------------------------------------------------------------- through the adapter
@@ -142,7 +216,12 @@ def test_a_steady_resync_decodes_nothing_and_drift_is_still_repaired(
     assert h.run().result == "success"
     listed = resync_decodes(h)  # every item the run wrote is read for the first time
     assert listed > 0
+    reused, gets = h.client.memo.pages_reused, len(simulator.requests)
     assert resync_decodes(h) == 0
+    # Every page came back byte for byte: none was parsed (one page per collection here).
+    pages = len(wanted_collections(h.settings))
+    assert h.client.memo.pages_reused - reused == pages
+    assert sum(r.method == "GET" for r in simulator.requests[gets:]) == pages
     # An operator disables one member of www by hand: www's pool item is decoded again, and
     # the run enables the member again.
     current = h.reconciler.current or {}
@@ -209,13 +288,13 @@ def test_a_malformed_item_is_refused_on_every_read(simulator: Simulator) -> None
 def recording(client: BigipClient) -> list[str]:
     """The path and query of every collection GET the client makes from now on."""
     paths: list[str] = []
-    answer = client._read_items
+    answer = client._read_page
 
-    def read(path: str, what: str) -> list[Any]:
+    def read(collection: str, path: str, *args: Any) -> Page:
         paths.append(path)
-        return answer(path, what)
+        return answer(collection, path, *args)
 
-    client._read_items = read  # type: ignore[method-assign]
+    client._read_page = read  # type: ignore[method-assign]
     return paths
 
 
@@ -251,12 +330,12 @@ def test_a_device_that_ignores_top_is_read_once(simulator: Simulator) -> None:
     h = Harness(simulator, FakeSource([workload(f"w{i}", [f"10.0.1.{i + 1}"]) for i in range(3)]))
     h.run()
     client = BigipClient(replace(h.settings.bigip, read_page_size=2))
-    answer = client._read_items
+    answer = client._read_page
 
-    def everything(path: str, what: str) -> list[Any]:
-        return answer(path.split("&$top=")[0], what)  # as if $top were not understood
+    def everything(collection: str, path: str, *args: Any) -> Page:
+        return answer(collection, path.split("&$top=")[0], *args)  # as if $top were unknown
 
-    client._read_items = everything  # type: ignore[method-assign]
+    client._read_page = everything  # type: ignore[method-assign]
     client.login()
     since = len(simulator.requests)
     try:
@@ -270,12 +349,12 @@ def test_a_device_that_ignores_skip_is_refused_naming_the_request(simulator: Sim
     h = Harness(simulator, FakeSource([workload(f"w{i}", [f"10.0.1.{i + 1}"]) for i in range(3)]))
     h.run()
     client = BigipClient(replace(h.settings.bigip, read_page_size=2))
-    answer = client._read_items
+    answer = client._read_page
 
-    def first_page_always(path: str, what: str) -> list[Any]:
-        return answer(path.replace("$skip=2", "$skip=0"), what)  # as if $skip were ignored
+    def first_page_always(collection: str, path: str, *args: Any) -> Page:
+        return answer(collection, path.replace("$skip=2", "$skip=0"), *args)  # $skip ignored
 
-    client._read_items = first_page_always  # type: ignore[method-assign]
+    client._read_page = first_page_always  # type: ignore[method-assign]
     try:
         with pytest.raises(
             BigipMalformed,
