@@ -121,11 +121,16 @@ class _Draft:
     conflicts: list[str] = field(default_factory=list)
 
 
-def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy: Policy) -> Changes:
+def plan(
+    desired: Iterable[BigipObject],
+    current: Iterable[BigipObject] | Mapping[ObjectKey, BigipObject],
+    policy: Policy,
+) -> Changes:
+    """`current` is the device's objects, or already a mapping of them by key_of."""
     # Nodes are the device's to create; a node handed in as desired (a kept workload's, a
     # draining member's) only says its member stays, which the member itself says.
     wanted = {key_of(o): o for o in desired if not isinstance(o, Node)}
-    present = {key_of(o): o for o in current}
+    present = current if isinstance(current, Mapping) else {key_of(o): o for o in current}
 
     def owned(obj: BigipObject) -> bool:
         return is_owned(owner_of(obj), policy.cluster_id)
@@ -140,6 +145,8 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
                 f"{key}: exists on the BIG-IP without this controller's owner "
                 "marker; left untouched"
             )
+        elif before is obj:  # the desired object is the device's own (as held: in sync)
+            continue
         elif must_replace(before, obj):
             draft.replace_deletes.append(Change("delete", before))
             draft.creates.append(Change("create", obj))
@@ -152,7 +159,9 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
             draft.deletes.append(Change("delete", gone))
             if gone.kind in _POOL_KINDS:
                 deleted_pools.add(key)
-    going_with_pools = [o for o in present.values() if pool_key_of(o) in deleted_pools]
+    going_with_pools = (
+        [o for o in present.values() if pool_key_of(o) in deleted_pools] if deleted_pools else []
+    )
     # Members go away with their pool on the device: deleting them one by one is wasted writes.
     draft.deletes = [c for c in draft.deletes if pool_key_of(c.obj) not in deleted_pools]
     node_deletes = _node_deletes(wanted, present, draft, going_with_pools, owned)
@@ -163,7 +172,7 @@ def plan(desired: Iterable[BigipObject], current: Iterable[BigipObject], policy:
     taken_back = {key_of(c.obj) for c in reattach}
     draft.updates = [c for c in draft.updates if key_of(c.obj) not in taken_back] + reattach
     freeing = _freeing(wanted.values(), node_deletes, draft.deletes, going_with_pools)
-    first = {key_of(c.obj) for c in freeing}
+    first = {c.key for c in freeing}
     deletes = [c for c in draft.deletes if key_of(c.obj) not in first]
     items = (
         _ordered(draft.replace_deletes + freeing, reverse=True)
@@ -192,7 +201,10 @@ def _monitor_swaps(
         for c in replace_deletes
         if isinstance(c.obj, Monitor)
     }
-    detach, reattach = [], []
+    detach: list[Change] = []
+    reattach: list[Change] = []
+    if not swapped:
+        return detach, reattach
     for pool in desired:
         before = present.get(key_of(pool))
         if not (isinstance(pool, Pool) and isinstance(before, Pool)):
@@ -220,11 +232,15 @@ def _node_deletes(
     users: dict[ObjectKey, list[Member]] = {}  # node -> the members using it now
     for key, obj in present.items():
         if isinstance(obj, Member):
-            users.setdefault(node_key_of(obj), []).append(obj)
-            if key not in removed and (key not in wanted or not owned(obj)):
-                after.add((node_key_of(obj), obj.address))  # stays as it is
+            uses = node_key_of(obj)
+            users.setdefault(uses, []).append(obj)
+            # Not written by the run (not desired, not ours), or desired as it is: stays.
+            if key not in removed and (key not in wanted or not owned(obj) or wanted[key] is obj):
+                after.add((uses, obj.address))
     for key, obj in wanted.items():
         before = present.get(key)
+        if before is obj and key not in removed:
+            continue  # added above
         if isinstance(obj, Member) and (before is None or owned(before)):
             after.add((node_key_of(obj), obj.address))
     deletes = []
@@ -245,6 +261,8 @@ def _naming_emptiers(items: list[Change], current: Iterable[BigipObject]) -> lis
     """`items` with each node delete naming the deletes that empty it (`Change.emptied_by`):
     a member's own delete when the plan has one, else its pool's, which takes it along."""
     deleting = {c.key for c in items if c.action == "delete"}
+    if not deleting:
+        return items
     emptiers: dict[ObjectKey, set[ObjectKey]] = {}
     for obj in current:
         if isinstance(obj, Member):
@@ -278,6 +296,8 @@ def _freeing(
     whose address or name a desired member needs under another name or address therefore goes
     first, in the same transaction; its members are deleted explicitly first even when their
     pool goes later (a node in use cannot go: 01070110)."""
+    if not node_deletes:
+        return []
     by_address: dict[str, set[ObjectKey]] = {}
     by_node: dict[ObjectKey, set[str]] = {}
     for obj in desired:

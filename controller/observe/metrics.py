@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from controller.observe.snapshot_gauge import SnapshotGauge
 from controller.peer_auth import REASONS, REFUSAL_REASONS
 from controller.workloads import CHANGE_ACTIONS, RUN_OUTCOMES, WORKLOAD_STATES, RunOutcome
 
@@ -258,15 +259,13 @@ class Metrics:
             "Config syncs to the device group that failed (tried again after the next run).",
             registry=r,
         )
-        self.members = Gauge(
+        # A series per workload and state: made at scrape time (observe/snapshot_gauge.py).
+        self.members = SnapshotGauge(
             p + "members",
             "Owned pool members by workload and the health the BIG-IP reports.",
             ["workload", "state"],
             registry=r,
         )
-        # workload label -> the counts last set: a resync sets only the series that changed
-        # (one labels() lookup per series costs seconds at thousands of workloads).
-        self._member_counts: dict[str, dict[str, int]] = {}
         self.peer_requests_rejected = Counter(
             p + "peer_requests_rejected",
             "Peer API requests refused (401), by reason.",
@@ -450,9 +449,8 @@ class Metrics:
     def set_member_health(self, by_workload: Mapping[str, Mapping[str, int]]) -> None:
         """Set members{workload,state} from {workload: {state: n}}. Every state of a workload
         is exported (0 when none), so "all down" compares against a present `up` series; the
-        series of a workload no longer reported are removed (cardinality stays workloads x 5).
-        """
-        checked: dict[str, dict[str, int]] = {}
+        series of a workload no longer reported are gone (cardinality stays workloads x 5)."""
+        values: dict[tuple[str, ...], float] = {}
         for workload, counts in by_workload.items():
             unknown = set(counts) - set(MEMBER_STATES)
             if unknown:
@@ -461,15 +459,8 @@ class Metrics:
                     f"got {sorted(unknown)} for {workload!r}"
                 )
             label = safe_label(workload)
-            checked[label] = {
-                s: _check_count("set_member_health", s, counts.get(s, 0)) for s in MEMBER_STATES
-            }
-        for gone in self._member_counts.keys() - checked.keys():
             for state in MEMBER_STATES:
-                self.members.remove(gone, state)
-        for workload, counts in checked.items():
-            if self._member_counts.get(workload) == counts:
-                continue
-            for state, n in counts.items():
-                self.members.labels(workload, state).set(n)
-        self._member_counts = checked
+                values[label, state] = _check_count(
+                    "set_member_health", state, counts.get(state, 0)
+                )
+        self.members.set_all(values)

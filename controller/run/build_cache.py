@@ -127,6 +127,6 @@ class PlanCache:
     ) -> Changes:
         inputs = (list(objects), list(current.values()), policy)
         if inputs != self._inputs:
-            self._changes = plan(inputs[0], inputs[1], policy)
+            self._changes = plan(inputs[0], current, policy)
             self._inputs = inputs
         return self._changes

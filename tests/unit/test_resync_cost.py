@@ -22,7 +22,7 @@ from controller.core.model import Member, Pool, key_of
 from controller.core.objects import owner_marker
 from controller.core.plan import Policy, plan
 from controller.core.view import shared_with
-from controller.observe.metrics import Metrics
+from controller.observe.metrics import MEMBER_STATES, Metrics
 from controller.run.build_cache import BuildCache, PlanCache
 from controller.run.desired_facts import fingerprints
 from controller.run.irules import load_irules
@@ -101,31 +101,28 @@ def test_fingerprints_are_made_only_for_the_workloads_asked() -> None:
     assert fingerprints(desired, ()) == {}
 
 
-def test_member_health_sets_only_the_series_that_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_member_health_is_one_snapshot_the_scrape_reads() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
-    looked_up: list[tuple[str, ...]] = []
-    labels = metrics.members.labels
 
-    def counted(*values: str) -> Any:
-        looked_up.append(values)
-        return labels(*values)
-
-    monkeypatch.setattr(metrics.members, "labels", counted)
-
-    def value(w: str, s: str) -> float | None:
-        return registry.get_sample_value("bigip_ctlr_members", {"workload": w, "state": s})
+    def samples() -> dict[tuple[str, str], float]:
+        return {
+            (s.labels["workload"], s.labels["state"]): s.value
+            for family in registry.collect()
+            if family.name == "bigip_ctlr_members"
+            for s in family.samples
+        }
 
     metrics.set_member_health({"a": {"up": 2}, "b": {"down": 1}})
-    assert len(looked_up) == 10  # every state of both workloads
-    metrics.set_member_health({"a": {"up": 2}, "b": {"down": 1}})
-    assert len(looked_up) == 10  # nothing changed: nothing set
-    metrics.set_member_health({"a": {"up": 1, "down": 1}, "b": {"down": 1}})
-    assert len(looked_up) == 15 and value("a", "up") == 1 and value("a", "down") == 1
+    assert len(samples()) == 10 and samples()["a", "up"] == 2 and samples()["a", "down"] == 0
     metrics.set_member_health({"a": {"up": 1, "down": 1}})
-    assert value("b", "down") is None
-    metrics.set_member_health({"a": {"up": 1, "down": 1}, "b": {"down": 1}})
-    assert value("b", "down") == 1  # back with the same counts: its series are set again
+    assert set(samples()) == {("a", s) for s in MEMBER_STATES}  # b's series are gone
+    assert samples()["a", "down"] == 1
+    with pytest.raises(ValueError, match="states must be among"):
+        metrics.set_member_health({"a": {"up": 1}, "c": {"sideways": 1}})
+    assert samples()["a", "down"] == 1  # a refused update changes nothing
+    metrics.set_member_health({})
+    assert samples() == {}
 
 
 def test_a_device_read_is_the_cached_objects_where_they_are_equal() -> None:
