@@ -328,3 +328,41 @@ def test_a_node_delete_names_the_one_workload_whose_members_used_it() -> None:
         "/docker/node1": ["/docker/api", "/docker/www"],
         "/docker/shop-www-1": ["/docker/www"],
     }
+
+
+def test_the_device_state_by_key_and_objects_held_as_the_devices_plan_as_equal_copies() -> None:
+    # The pipeline hands plan() the device state as a mapping by key, and desired objects
+    # that are the device's own objects when equal: both are shortcuts, never other answers.
+    kept, moved, gone = (
+        member("shop-www-1:80", "172.18.0.2"),
+        member("shop-www-2:80", "172.18.0.3"),
+        member("shop-old-1:80", "172.18.0.9", pool_name="shop_old_default"),
+    )
+    current = [
+        pool(),
+        pool("shop_api_default"),
+        kept,
+        moved,
+        pool("shop_old_default"),
+        gone,
+        implicit("shop-www-1", "172.18.0.2"),
+        implicit("shop-www-2", "172.18.0.3"),
+        implicit("shop-old-1", "172.18.0.9"),
+        node("shop-stale", "172.18.0.50"),
+    ]
+    desired = [pool(monitor="/a/b"), current[1], kept, member("shop-www-2:80", "172.18.0.4")]
+    copies = [Pool(**vars(o)) if isinstance(o, Pool) else Member(**vars(o)) for o in desired]
+    by_key = {key_of(o): o for o in current}
+    expected = plan(copies, current, POLICY)
+    assert actions(expected) == [
+        "delete ltm/pool/members /docker/shop_www_default/members/shop-www-2:80",
+        "delete ltm/node /docker/shop-www-2",
+        "create ltm/pool/members /docker/shop_www_default/members/shop-www-2:80",
+        "update ltm/pool /docker/shop_www_default",
+        "delete ltm/pool /docker/shop_old_default",
+        "delete ltm/node /docker/shop-old-1",
+        "delete ltm/node /docker/shop-stale",
+    ]
+    assert plan(desired, current, POLICY) == expected
+    assert plan(desired, by_key, POLICY) == expected
+    assert plan(copies, by_key, POLICY) == expected
