@@ -30,32 +30,39 @@ class DeviceView:
     """What the device holds once changes are applied, as far as the controller wrote them.
 
     Kept in place: applying a change costs the same whatever the size of the device (members
-    are indexed by pool, so a pool's delete drops its members without a scan), and a run
-    applied in many transactions costs one copy of the state, not one per transaction.
+    are indexed by pool, so a pool's delete drops its members without a scan; the index is
+    made by the first pool delete, as most runs delete none), and a run applied in many
+    transactions costs one copy of the state, not one per transaction.
 
     Creating a member creates its node on the device (unmarked), so the view gains that node
     too."""
 
     def __init__(self, current: Mapping[ObjectKey, BigipObject]) -> None:
         self.objects: dict[ObjectKey, BigipObject] = dict(current)
-        self._members: dict[ObjectKey, set[ObjectKey]] = {}  # pool -> its members' keys
-        for key, obj in self.objects.items():
-            self._index(key, obj)
+        # pool -> its members' keys; made by the first pool delete (most runs have none)
+        self._members: dict[ObjectKey, set[ObjectKey]] | None = None
+
+    def _pools(self) -> dict[ObjectKey, set[ObjectKey]]:
+        if self._members is None:
+            self._members = {}
+            for key, obj in self.objects.items():
+                self._index(key, obj)
+        return self._members
 
     def _index(self, key: ObjectKey, obj: BigipObject) -> None:
-        pool = pool_key_of(obj)
+        pool = pool_key_of(obj) if self._members is not None else None
         if pool is not None:
-            self._members.setdefault(pool, set()).add(key)
+            self._pools().setdefault(pool, set()).add(key)
 
     def _drop(self, key: ObjectKey) -> None:
         obj = self.objects.pop(key, None)
         if obj is None:
             return
-        pool = pool_key_of(obj)
+        pool = pool_key_of(obj) if self._members is not None else None
         if pool is not None:
-            self._members.get(pool, set()).discard(key)
+            self._pools().get(pool, set()).discard(key)
         if obj.kind in _POOLS_WITH_MEMBERS:
-            for member in self._members.pop(key, set()):
+            for member in self._pools().pop(key, set()):
                 self.objects.pop(member, None)
 
     def apply(self, changes: Iterable[Change]) -> DeviceView:

@@ -381,10 +381,9 @@ class Pipeline:
         seconds ago, so connections finish before the member is removed."""
         objects = list(desired.objects)
         # A held member (its instance is only left out for now) is not vanished: no drain timer.
-        wanted = {key_of(o) for o in objects} | set(desired.held)
+        wanted = {key_of(o) for o in objects if isinstance(o, Member)} | set(desired.held)
         pools = {f"/{o.partition}/{o.name}" for o in objects if o.kind == "ltm/pool"}
-        for obj in current.values():
-            key = key_of(obj)
+        for key, obj in current.items():
             if not isinstance(obj, Member) or key in wanted or key in self.draining:
                 continue
             seconds = float(desired.drain.get(obj.pool, 0.0))
@@ -393,8 +392,9 @@ class Pipeline:
         # Docker gives a vanished container's address to the next one at once: a draining
         # member holding an address that a new member needs has nothing left to drain (its
         # container is gone) and must not block the new one (one address, one node).
-        taken = {o.address: o.node for o in objects if isinstance(o, Member)}
-        for key, (member, deadline) in list(self.draining.items()):
+        draining = list(self.draining.items())
+        taken = {o.address: o.node for o in objects if isinstance(o, Member)} if draining else {}
+        for key, (member, deadline) in draining:
             reused = taken.get(member.address, member.node) != member.node
             if key in wanted or now >= deadline or member.pool not in pools or reused:
                 del self.draining[key]
