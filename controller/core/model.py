@@ -89,7 +89,7 @@ Parser = Callable[[Mapping[str, Any]], list[Any]]
 
 
 def _full_path_of(obj: Any) -> str:
-    return full_path(obj.partition, obj.name)
+    return f"/{obj.partition}/{obj.name}"  # full_path(), inline: every key_of() makes one
 
 
 def _description_of(obj: Any) -> str:
@@ -256,8 +256,16 @@ def spec_of(obj: BigipObject) -> KindSpec[Any]:
     return KINDS[obj.kind]
 
 
+# kind -> its KindSpec.key, for key_of.
+_KEY_PATHS: dict[str, Callable[[Any], str]] = {kind: spec.key for kind, spec in KINDS.items()}
+# What ObjectKey(kind, path) does once its arguments are bound: key_of makes hundreds of
+# thousands of keys in a run at thousands of workloads, and this skips a Python frame each.
+_new_key = tuple.__new__
+
+
 def key_of(obj: BigipObject) -> ObjectKey:
-    return ObjectKey(obj.kind, spec_of(obj).key(obj))
+    kind = obj.kind
+    return _new_key(ObjectKey, (kind, _KEY_PATHS[kind](obj)))
 
 
 def node_key_of(member: Member) -> ObjectKey:
@@ -327,6 +335,8 @@ def _collections() -> dict[str, Parser]:
 
 
 def _chained(parsers: list[Parser]) -> Parser:
+    if len(parsers) == 1:
+        return parsers[0]
     return lambda item: [obj for parse in parsers for obj in parse(item)]
 
 

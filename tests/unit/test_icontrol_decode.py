@@ -16,16 +16,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from controller.core import icontrol
 from controller.core.model import (
     COLLECTIONS,
+    KINDS,
     DataGroup,
     Member,
     Monitor,
     Node,
+    ObjectKey,
     Pool,
+    key_of,
     objects_from_collections,
 )
 from controller.errors import IcontrolJsonError
@@ -248,3 +255,133 @@ def test_a_malformed_field_is_named_at_every_depth(
 )  # fmt: skip
 def test_unusual_values_read_as_they_did(collection: str, item: Any, expected: list[Any]) -> None:
     assert objects_from_collections({collection: [item]}) == expected
+
+
+# --------------------------------------------------------------------------- plain paths
+# Records and pool members, the bulk of a read, are read first as the plain JSON the device
+# sends; anything else goes to the checked reading. Whatever the JSON, both give the same.
+
+odd = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.sampled_from(["", "7", "x"]),
+    st.lists(st.none(), max_size=1),
+    st.dictionaries(st.just("name"), st.just("n"), max_size=1),
+)
+names = st.text(min_size=1, max_size=4)
+
+
+def mostly(plain: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """`plain` three times out of four, else an odd value (one_of would weigh each of odd's
+    branches as much as plain)."""
+    return st.integers(0, 3).flatmap(lambda draw: plain if draw else odd)
+
+
+record_lists = st.lists(
+    mostly(st.fixed_dictionaries({"name": mostly(names)}, optional={"data": mostly(st.text())})),
+    max_size=4,
+)
+member_lists = st.lists(
+    mostly(
+        st.fixed_dictionaries(
+            {"name": mostly(names)},
+            optional={
+                "partition": mostly(names),
+                "address": mostly(st.text(max_size=4)),
+                "ratio": mostly(st.integers()),
+                "session": st.sampled_from(["user-disabled", "user-enabled", "monitor-enabled"]),
+                "disabled": mostly(st.booleans()),
+                "description": mostly(st.text(max_size=4)),
+            },
+        )
+    ),
+    max_size=4,
+)
+
+
+def decoded_both_ways(collection: str, item: Any) -> tuple[list[str], list[str]]:
+    plain = decoded(collection, item)
+    with (
+        mock.patch.object(icontrol, "_plain_records", lambda *_: None),
+        mock.patch.object(icontrol, "_plain_members", lambda *_: None),
+    ):
+        return plain, decoded(collection, item)
+
+
+@settings(max_examples=300)
+@given(listed=st.one_of(record_lists, odd))
+def test_records_read_plain_as_checked(listed: Any) -> None:
+    plain, checked = decoded_both_ways("ltm/data-group/internal", records() | {"records": listed})
+    assert plain == checked
+
+
+@settings(max_examples=300)
+@given(listed=st.one_of(member_lists, odd))
+def test_members_read_plain_as_checked(listed: Any) -> None:
+    item = {**POOL, "membersReference": {"isSubcollection": True, "items": listed}}
+    plain, checked = decoded_both_ways("ltm/pool", item)
+    assert plain == checked
+
+
+# Every field of a record or member, alone, absent or holding each kind of JSON value.
+ABSENT = object()
+ODD_VALUES = [ABSENT, None, True, False, 0, 7, -1, 1.5, "", "7", "x", [], ["a"], {}, {"name": "n"}]
+
+
+def with_field(obj: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
+    changed = {k: v for k, v in obj.items() if k != field}
+    return changed if value is ABSENT else {**changed, field: value}
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+@pytest.mark.parametrize("field", ["name", "data", None])
+def test_each_record_field_reads_plain_as_checked(field: str | None, value: Any) -> None:
+    record = {"name": "b", "data": "x"}
+    odd = with_field(record, field, value) if field else value  # None: the record itself
+    plain, checked = decoded_both_ways("ltm/data-group/internal", records(record, odd))
+    assert plain == checked
+
+
+MEMBER = {**GOOD_MEMBER, "ratio": 2, "session": "user-enabled", "disabled": False,
+          "description": "d"}  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+@pytest.mark.parametrize("field", [*MEMBER, None])
+def test_each_member_field_reads_plain_as_checked(field: str | None, value: Any) -> None:
+    odd = with_field(MEMBER, field, value) if field else value  # None: the member itself
+    plain, checked = decoded_both_ways("ltm/pool", members(MEMBER, odd))
+    assert plain == checked
+
+
+def test_the_plain_paths_read_what_the_device_sends() -> None:
+    """The simulator's renders take the plain paths (else they would save nothing)."""
+    rendered = json.loads(ITEMS.read_text())
+    pools = [i for i in rendered["ltm/pool"] if i.get("membersReference", {}).get("items")]
+    groups = [i for i in rendered["ltm/data-group/internal"] if i.get("records")]
+    assert (len(pools), len(groups)) == (3, 3)
+    for pool in pools:
+        listed = pool["membersReference"]["items"]
+        read = icontrol._plain_members(listed, pool["fullPath"], pool["partition"])
+        assert read is not None and len(read) == len(listed)
+    for group in groups:
+        read_records = icontrol._plain_records(group["records"])
+        assert read_records is not None and len(read_records) == len(group["records"])
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def test_key_of_makes_the_object_key_of_every_kind() -> None:
+    from tests.simulator.test_adapter import every_kind
+
+    for obj in every_kind():
+        key = key_of(obj)
+        expected = ObjectKey(obj.kind, KINDS[obj.kind].key(obj))
+        assert type(key) is ObjectKey and key == expected and hash(key) == hash(expected)
+        assert (key.kind, key.path, str(key)) == (obj.kind, expected.path, str(expected))
+    member = Member("/d/p", "d", "www-1:80", "10.0.0.1")
+    assert key_of(member) == ObjectKey("ltm/pool/members", "/d/p/members/www-1:80")
+    assert key_of(Node("d", "n", "10.0.0.1")) == ObjectKey("ltm/node", "/d/n")
