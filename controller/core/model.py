@@ -256,44 +256,48 @@ def spec_of(obj: BigipObject) -> KindSpec[Any]:
     return KINDS[obj.kind]
 
 
-# kind -> its KindSpec.key, for key_of.
-_KEY_PATHS: dict[str, Callable[[Any], str]] = {kind: spec.key for kind, spec in KINDS.items()}
-# What ObjectKey(kind, path) does once its arguments are bound: key_of makes hundreds of
-# thousands of keys in a run at thousands of workloads, and this skips a Python frame each.
+# What ObjectKey(kind, path) does once its arguments are bound: a run at thousands of
+# workloads makes hundreds of thousands of keys, and this skips a Python frame for each. For
+# the same reason the functions below, which plan and the pipeline call per object, read
+# KINDS themselves rather than through spec_of().
 _new_key = tuple.__new__
 
 
 def key_of(obj: BigipObject) -> ObjectKey:
     kind = obj.kind
-    return _new_key(ObjectKey, (kind, _KEY_PATHS[kind](obj)))
+    return _new_key(ObjectKey, (kind, KINDS[kind].key(obj)))
 
 
 def node_key_of(member: Member) -> ObjectKey:
     """The key of the node an LTM pool member uses (NODE of its NODE:PORT name)."""
-    return ObjectKey(Node.kind, full_path(member.partition, member.node))
+    return _new_key(ObjectKey, (Node.kind, f"/{member.partition}/{member.node}"))
 
 
 def owner_of(obj: BigipObject) -> str:
     """The owner marker text of an object (for iRules, the first comment line)."""
-    return spec_of(obj).owner(obj)
+    return KINDS[obj.kind].owner(obj)
 
 
 def pool_of(obj: BigipObject) -> str:
     """A pool member's pool (full path); "" for every other kind."""
-    return spec_of(obj).pool(obj)
+    return KINDS[obj.kind].pool(obj)
 
 
 def pool_key_of(obj: BigipObject) -> ObjectKey | None:
     """The key of a member's pool (an LTM and a GTM pool may share a path); None otherwise."""
-    spec = spec_of(obj)
-    return ObjectKey(spec.member_of, pool_of(obj)) if spec.member_of else None
+    spec = KINDS[obj.kind]
+    return _new_key(ObjectKey, (spec.member_of, spec.pool(obj))) if spec.member_of else None
 
 
 def must_replace(before: BigipObject, after: BigipObject) -> bool:
     """Whether `after` differs from `before` (same key) in a field the device cannot change in
     place, so the object must be deleted and created again."""
-    fields = spec_of(after).replace_fields
-    return any(getattr(before, name) != getattr(after, name) for name in fields)
+    if before is after:  # in sync, the read shares the desired object (core/view.py)
+        return False
+    for name in KINDS[after.kind].replace_fields:
+        if getattr(before, name) != getattr(after, name):
+            return True
+    return False
 
 
 def collection_url(obj: BigipObject) -> str:

@@ -14,6 +14,7 @@ After a deliberate change of what a decoder returns, record the set again:
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -27,13 +28,20 @@ from controller.core.model import (
     COLLECTIONS,
     KINDS,
     DataGroup,
+    GtmPoolMember,
+    IRule,
     Member,
     Monitor,
     Node,
     ObjectKey,
     Pool,
     key_of,
+    must_replace,
+    node_key_of,
     objects_from_collections,
+    owner_of,
+    pool_key_of,
+    pool_of,
 )
 from controller.errors import IcontrolJsonError
 from tests.support.fixtures_bigip import REFERENCE
@@ -385,3 +393,20 @@ def test_key_of_makes_the_object_key_of_every_kind() -> None:
     member = Member("/d/p", "d", "www-1:80", "10.0.0.1")
     assert key_of(member) == ObjectKey("ltm/pool/members", "/d/p/members/www-1:80")
     assert key_of(Node("d", "n", "10.0.0.1")) == ObjectKey("ltm/node", "/d/n")
+
+
+def test_the_per_object_questions_of_the_kind_table() -> None:
+    member = Member("/d/p", "d", "www-1:80", "10.0.0.1", description="mark")
+    node = Node("d", "n", "10.0.0.1")
+    assert node_key_of(member) == ObjectKey("ltm/node", "/d/www-1")
+    assert pool_key_of(member) == ObjectKey("ltm/pool", "/d/p")
+    assert type(pool_key_of(member)) is ObjectKey
+    gtm = GtmPoolMember("/d/gp", "Common", "bigip1:/d/vs")
+    assert pool_key_of(gtm) == ObjectKey("gtm/pool/a", "/d/gp")
+    assert (pool_key_of(node), pool_of(node), pool_of(member)) == (None, "", "/d/p")
+    assert (owner_of(member), owner_of(IRule("d", "r", "# mark\nwhen X {}\n"))) == ("mark", "mark")
+    assert not must_replace(node, node)
+    assert not must_replace(node, replace(node, description="other"))
+    assert must_replace(node, replace(node, address="10.0.0.2"))
+    assert must_replace(member, replace(member, address="10.0.0.2"))
+    assert not must_replace(member, replace(member, ratio=2, enabled=False))
