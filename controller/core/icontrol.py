@@ -203,8 +203,7 @@ def irule_from_icontrol(data: Mapping[str, Any]) -> IRule:
 
 def data_group_from_icontrol(data: Mapping[str, Any]) -> DataGroup:
     item = Fields(data)
-    listed = item.listed("records")
-    pairs = _plain_records(listed)
+    pairs = _plain_records(item.listed("records"))
     if pairs is None:
         pairs = [(r.name("name"), r.text("data")) for r in item.objects("records")]
     return DataGroup(
@@ -247,12 +246,13 @@ def members_from_icontrol(data: Mapping[str, Any]) -> list[Member]:
     item = Fields(data)
     partition = item.name("partition")
     pool = _item_path(item)
-    reference = item.child("membersReference")  # an empty subcollection has no "items" (B4)
-    listed = [] if reference is None else reference.listed("items")
-    members = _plain_members(listed, pool, partition)
+    reference = item.child("membersReference")
+    if reference is None:
+        return []
+    # An empty subcollection has no "items" (B4).
+    members = _plain_members(reference.listed("items"), pool, partition)
     if members is not None:
         return members
-    assert reference is not None  # an empty list is plain
     return [
         Member(
             pool=pool,
