@@ -89,7 +89,7 @@ Parser = Callable[[Mapping[str, Any]], list[Any]]
 
 
 def _full_path_of(obj: Any) -> str:
-    return full_path(obj.partition, obj.name)
+    return f"/{obj.partition}/{obj.name}"  # full_path(), inline: every key_of() makes one
 
 
 def _description_of(obj: Any) -> str:
@@ -256,36 +256,48 @@ def spec_of(obj: BigipObject) -> KindSpec[Any]:
     return KINDS[obj.kind]
 
 
+# What ObjectKey(kind, path) does once its arguments are bound: a run at thousands of
+# workloads makes hundreds of thousands of keys, and this skips a Python frame for each. For
+# the same reason the functions below, which plan and the pipeline call per object, read
+# KINDS themselves rather than through spec_of().
+_new_key = tuple.__new__
+
+
 def key_of(obj: BigipObject) -> ObjectKey:
-    return ObjectKey(obj.kind, spec_of(obj).key(obj))
+    kind = obj.kind
+    return _new_key(ObjectKey, (kind, KINDS[kind].key(obj)))
 
 
 def node_key_of(member: Member) -> ObjectKey:
     """The key of the node an LTM pool member uses (NODE of its NODE:PORT name)."""
-    return ObjectKey(Node.kind, full_path(member.partition, member.node))
+    return _new_key(ObjectKey, (Node.kind, f"/{member.partition}/{member.node}"))
 
 
 def owner_of(obj: BigipObject) -> str:
     """The owner marker text of an object (for iRules, the first comment line)."""
-    return spec_of(obj).owner(obj)
+    return KINDS[obj.kind].owner(obj)
 
 
 def pool_of(obj: BigipObject) -> str:
     """A pool member's pool (full path); "" for every other kind."""
-    return spec_of(obj).pool(obj)
+    return KINDS[obj.kind].pool(obj)
 
 
 def pool_key_of(obj: BigipObject) -> ObjectKey | None:
     """The key of a member's pool (an LTM and a GTM pool may share a path); None otherwise."""
-    spec = spec_of(obj)
-    return ObjectKey(spec.member_of, pool_of(obj)) if spec.member_of else None
+    spec = KINDS[obj.kind]
+    return _new_key(ObjectKey, (spec.member_of, spec.pool(obj))) if spec.member_of else None
 
 
 def must_replace(before: BigipObject, after: BigipObject) -> bool:
     """Whether `after` differs from `before` (same key) in a field the device cannot change in
     place, so the object must be deleted and created again."""
-    fields = spec_of(after).replace_fields
-    return any(getattr(before, name) != getattr(after, name) for name in fields)
+    if before is after:  # in sync, the read shares the desired object (core/view.py)
+        return False
+    for name in KINDS[after.kind].replace_fields:
+        if getattr(before, name) != getattr(after, name):
+            return True
+    return False
 
 
 def collection_url(obj: BigipObject) -> str:
@@ -327,6 +339,8 @@ def _collections() -> dict[str, Parser]:
 
 
 def _chained(parsers: list[Parser]) -> Parser:
+    if len(parsers) == 1:
+        return parsers[0]
     return lambda item: [obj for parse in parsers for obj in parse(item)]
 
 

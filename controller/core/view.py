@@ -103,14 +103,14 @@ def shared_with(
     out: dict[ObjectKey, BigipObject] = {}
     objects.reverse()
     while objects:
-        obj = held_copy(cache, objects.pop())
-        out[key_of(obj)] = obj
+        obj = objects.pop()
+        key = key_of(obj)  # once per object: a read holds tens of thousands of them
+        cached = cache.get(key)
+        out[key] = cached if cached is not None and (cached is obj or cached == obj) else obj
     return out
 
 
 def held_copy(cache: Mapping[ObjectKey, BigipObject], obj: BigipObject) -> BigipObject:
     """The cache's copy of `obj` when it holds an equal one, else `obj`."""
     cached = cache.get(key_of(obj))
-    if cached is obj or cached is None:
-        return obj
-    return cached if cached == obj else obj
+    return cached if cached is not None and (cached is obj or cached == obj) else obj
