@@ -11,7 +11,6 @@ pinged so metrics and /readyz notice an outage.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 from controller.errors import DockerUnavailable
 from controller.observe.metrics import Metrics
+from controller.run.heap import Heap, tune_gc
 from controller.run.pipeline import Pipeline
 from controller.settings import Settings
 from controller.sources.docker_attrs import is_relevant
@@ -37,20 +37,6 @@ HEALTH_INTERVAL = 10.0
 # election brings no Docker event to every manager, and the new leader's task must start
 # writing as soon as the election ends (two engine calls per question).
 LEADERSHIP_INTERVAL = 2.0
-# Garbage collector thresholds for the long-running loop. A run allocates an object per device
-# and desired object; with the defaults (700, 10, 10) the collector's passes over the ever
-# larger heap took 40-50 % of a no-change resync's CPU at 5 000 workloads (30 % at 2 000),
-# growing faster than the work. Cycles are rare here (reference counting frees nearly all).
-GC_THRESHOLDS = (50_000, 20, 20)
-
-
-def tune_gc() -> tuple[int, int, int]:
-    """Collect garbage less often (see GC_THRESHOLDS); the thresholds it replaced."""
-    previous = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    return previous
-
-
 # The engine's clock and ours may disagree (a remote engine): an event's age beyond this is
 # not believed.
 MAX_EVENT_AGE = 60.0
@@ -162,6 +148,13 @@ class Reconciler(Pipeline):
 
     def run_forever(self, stop: threading.Event) -> None:
         tune_gc()
+        heap = Heap(self.clock)
+        try:
+            self._loop(stop, heap)
+        finally:
+            heap.release()
+
+    def _loop(self, stop: threading.Event, heap: Heap) -> None:
         watcher = threading.Thread(
             target=self.watch_events, args=(stop,), daemon=True, name="docker-events"
         )
@@ -215,6 +208,7 @@ class Reconciler(Pipeline):
             resync = resync or now >= next_resync
             started = self.clock()
             result = self.run_once(resync=resync)
+            heap.after_run()
             arrived_meanwhile = self.trigger.dirty_since is not None
             hold_until = started + self.settings.debounce if arrived_meanwhile else None
             if resync:

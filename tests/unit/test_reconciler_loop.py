@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry
 from controller.bigip.adapter import BigipClient
 from controller.errors import DockerUnavailable
 from controller.observe.metrics import Metrics
+from controller.run.heap import GC_THRESHOLDS
 from controller.run.irules import load_irules
 from controller.run.loop import (
-    GC_THRESHOLDS,
     LEADERSHIP_INTERVAL,
     MAX_EVENT_AGE,
     Reconciler,
@@ -297,6 +297,9 @@ def test_the_loop_collects_garbage_less_often(simulator: Simulator) -> None:
         with Loop(simulator, ScriptedSource([[]])) as loop:
             wait_until(lambda: loop.runs() == 1 or None, 10, "the start-up resync")
             assert gc.get_threshold() == GC_THRESHOLDS
+            # What the run left is frozen out of the collector's passes while the loop runs...
+            wait_until(lambda: gc.get_freeze_count() > 0 or None, 10, "the state frozen")
+        assert gc.get_freeze_count() == 0  # ... and handed back when it stops
     finally:
         gc.set_threshold(*before)
 
