@@ -6,16 +6,22 @@ that point at them always agree.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from controller.core.labels import RouteSpec
 from controller.net import HostPort
 from controller.workloads import Instance, Workload
 
+_NOT_DNS = re.compile(r"[^a-z0-9]+")
 
+
+# Asked for every record of every workload on every build (tens of thousands of times at
+# thousands of workloads) with the same few texts: remembered, within a bound.
+@functools.lru_cache(maxsize=65536)
 def dns_safe(text: str) -> str:
     """'shop_www.1' -> 'shop-www-1': lower case, anything but letters and digits -> '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return _NOT_DNS.sub("-", text.lower()).strip("-")
 
 
 def bigip_safe(text: str) -> str:
