@@ -88,7 +88,7 @@ class RenderCache:
             if hit is not None and hit[0] == version:
                 fragments.append(hit[1])
                 continue
-            data = json.dumps(render(store, target, obj, expand, private=False)).encode()
+            data = _encode(render(store, target, obj, expand, private=False))
             if not uncached:
                 kept[obj["fullPath"]] = (version, data)
             fragments.append(data)
@@ -103,6 +103,15 @@ class RenderCache:
         fragments[0] = head[:-1] + b', "items": [' + fragments[0]
         fragments[-1] += b"]}"
         return b", ".join(fragments)
+
+
+# json.dumps' bytes from one encoder kept for every item (json.dumps builds one per call)
+# that skips the check for reference cycles: a rendered item is JSON-shaped, it has none.
+_encode_text = json.JSONEncoder(check_circular=False).encode
+
+
+def _encode(item: Json) -> bytes:
+    return _encode_text(item).encode()
 
 
 def _dependencies(collection: str, expand: bool) -> tuple[bool, bool]:
