@@ -19,6 +19,7 @@ rendered never reaches the committed store) and drops it when its whole state is
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from controller.simulator.base import Json
@@ -57,7 +58,7 @@ class RenderCache:
         if kept is None or kept[0] != version:
             if len(self._orders) >= MAX_LISTINGS:
                 self._orders.clear()  # subcollection listings of many (perhaps gone) parents
-            items = sorted(target.container.values(), key=lambda o: o["fullPath"])
+            items = sorted(target.container.values(), key=itemgetter("fullPath"))
             kept = self._orders[key] = (version, filtered(items, query))
         return kept[1]
 
