@@ -145,7 +145,8 @@ _SESSION_KINDS = frozenset({"ltm/pool/members", "ltm/node"})
 
 # Stored keys (in stored order) -> the attribute keys a GET shows, sorted. Objects of a kind
 # are mostly stored with the same keys in the same order, so a listing sorts a few key lists
-# instead of one per item. Bounded: orders seen once (odd PATCHes) must not pile up.
+# instead of one per item. Bounded: orders seen once (odd PATCHes) must not pile up. Shared
+# by every store of the process (a pair's two units): an entry depends on the keys alone.
 _SHOWN: dict[tuple[str, ...], tuple[str, ...]] = {}
 _MAX_SHOWN = 1024
 
