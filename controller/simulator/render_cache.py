@@ -106,8 +106,8 @@ class RenderCache:
         return b", ".join(fragments)
 
 
-# json.dumps' bytes from one encoder kept for every item (json.dumps builds one per call)
-# that skips the check for reference cycles: a rendered item is JSON-shaped, it has none.
+# json.dumps' bytes without its check for reference cycles (a dict entry made and dropped
+# per nested dict and list): a rendered item is JSON-shaped, it has none.
 _encode_text = json.JSONEncoder(check_circular=False).encode
 
 
