@@ -16,6 +16,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 Json = dict[str, Any]
@@ -167,8 +168,9 @@ class Kind:
     def kind_prefix(self) -> str:
         return "tm:" + self.collection.replace("/", ":")
 
-    @property
+    @cached_property
     def item_kind(self) -> str:
+        """Worked out once: every rendered item shows it."""
         return f"{self.kind_prefix}:{self.collection.rsplit('/', 1)[-1]}state"
 
     @property

@@ -19,6 +19,7 @@ rendered never reaches the committed store) and drops it when its whole state is
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from controller.simulator.base import Json
@@ -57,7 +58,7 @@ class RenderCache:
         if kept is None or kept[0] != version:
             if len(self._orders) >= MAX_LISTINGS:
                 self._orders.clear()  # subcollection listings of many (perhaps gone) parents
-            items = sorted(target.container.values(), key=lambda o: o["fullPath"])
+            items = sorted(target.container.values(), key=itemgetter("fullPath"))
             kept = self._orders[key] = (version, filtered(items, query))
         return kept[1]
 
@@ -88,7 +89,7 @@ class RenderCache:
             if hit is not None and hit[0] == version:
                 fragments.append(hit[1])
                 continue
-            data = json.dumps(render(store, target, obj, expand, private=False)).encode()
+            data = _encode(render(store, target, obj, expand, private=False))
             if not uncached:
                 kept[obj["fullPath"]] = (version, data)
             fragments.append(data)
@@ -103,6 +104,15 @@ class RenderCache:
         fragments[0] = head[:-1] + b', "items": [' + fragments[0]
         fragments[-1] += b"]}"
         return b", ".join(fragments)
+
+
+# json.dumps' bytes without its check for reference cycles (a dict entry made and dropped
+# per nested dict and list): a rendered item is JSON-shaped, it has none.
+_encode_text = json.JSONEncoder(check_circular=False).encode
+
+
+def _encode(item: Json) -> bytes:
+    return _encode_text(item).encode()
 
 
 def _dependencies(collection: str, expand: bool) -> tuple[bool, bool]:
