@@ -67,7 +67,7 @@ class ObjectKey(NamedTuple):
 # --------------------------------------------------------------------------- LTM
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Monitor:
     kind: ClassVar[str] = "ltm/monitor"
     partition: str
@@ -80,7 +80,7 @@ class Monitor:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IRule:
     kind: ClassVar[str] = "ltm/rule"
     partition: str
@@ -88,7 +88,7 @@ class IRule:
     definition: str  # Tcl text; its first line is "# <owner marker>" (iRules lack description)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DataGroup:
     kind: ClassVar[str] = "ltm/data-group/internal"
     partition: str
@@ -97,7 +97,7 @@ class DataGroup:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pool:
     kind: ClassVar[str] = "ltm/pool"
     partition: str
@@ -107,7 +107,7 @@ class Pool:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """A pool member. Its name is NODE:PORT; NODE names its node."""
 
@@ -125,7 +125,7 @@ class Member:
         return node_of_member(self.name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """A node, as read from the device: creating a member creates its node (unmarked); the
     controller never creates or updates one, and deletes only those core/plan.py says."""
@@ -137,7 +137,7 @@ class Node:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Virtual:
     kind: ClassVar[str] = "ltm/virtual"
     partition: str
@@ -152,7 +152,7 @@ class Virtual:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     kind: ClassVar[str] = "net/route"
     partition: str
@@ -165,7 +165,7 @@ class Route:
 # --------------------------------------------------------------------------- GTM
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GtmServerVirtual:
     """A virtual server of the operator's GTM server: how GTM knows an LTM virtual server.
 
@@ -188,7 +188,7 @@ class GtmServerVirtual:
         return full_path(self.partition, self.server)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GtmPool:
     kind: ClassVar[str] = "gtm/pool/a"
     partition: str
@@ -197,7 +197,7 @@ class GtmPool:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GtmPoolMember:
     """Member of a GTM pool: a virtual server of a GTM server, named SERVER:VIRTUAL."""
 
@@ -208,7 +208,7 @@ class GtmPoolMember:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WideIp:
     kind: ClassVar[str] = "gtm/wideip/a"
     partition: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import get_args
 
 from controller.core.model import (
@@ -351,7 +352,7 @@ def test_the_device_state_by_key_and_objects_held_as_the_devices_plan_as_equal_c
         node("shop-stale", "172.18.0.50"),
     ]
     desired = [pool(monitor="/a/b"), current[1], kept, member("shop-www-2:80", "172.18.0.4")]
-    copies = [Pool(**vars(o)) if isinstance(o, Pool) else Member(**vars(o)) for o in desired]
+    copies = [replace(o) for o in desired]  # equal, not the same objects
     by_key = {key_of(o): o for o in current}
     expected = plan(copies, current, POLICY)
     assert actions(expected) == [
