@@ -14,8 +14,9 @@ What it adds on top of bigrest, and why (bug numbers refer to ICONTROL-NOTES.md)
 - Every answer is checked before bigrest or requests act on it (bigip/replies.py): a 3xx is
   BigipRedirected and never followed (requests would send the token header, and for 307/308
   a login's password, to the Location); a 2xx that is not a JSON object is BigipMalformed.
-  A response hook checks them, except collection pages, which are GET here and checked
-  after their bytes were compared with the last read's. Items read back are decoded here (a
+  A response hook checks them, except for collection pages and writes, which are sent here:
+  a page is checked after its bytes were compared with the last read's, a write's answer
+  (an echo of what was stored) is parsed but not built. Items read back are decoded here (a
   page read again byte for byte is not parsed, an item read unchanged is not decoded again:
   core/read_memo.py), so an item the core cannot read is BigipMalformed naming the request
   and the field, never a KeyError in the run.
@@ -45,11 +46,15 @@ from controller.bigip.replies import (
     BadReply,
     Failure,
     check_reply,
+    check_reply_hook,
     classify,
     message_and_code,
     parse_restapi_error,
+    refuse_redirect,
     token_from_login,
+    token_gone,
     transaction_id,
+    unread_object_problem,
 )
 from controller.core import model
 from controller.core.member_health import MemberId, member_states
@@ -96,20 +101,6 @@ class _Device(BIGIP):  # type: ignore[misc]
         pass
 
 
-def _token_gone(failure: Failure) -> bool:
-    message = failure.message.lower()
-    return failure.status == 401 and ("expired" in message or "does not exist" in message)
-
-
-def _check_reply(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    check_reply(response)  # a response hook is called with requests' keyword arguments
-
-
-def _refuse_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    if 300 <= response.status_code < 400:
-        check_reply(response)  # BadReply before requests would follow it
-
-
 class BigipClient:
     """One authenticated iControl REST session for the whole process."""
 
@@ -141,7 +132,7 @@ class BigipClient:
         session.proxies.update(requests.utils.get_environ_proxies(settings.url))
         # Counted first, then checked: the check raises on a redirect before requests would
         # follow it (max_redirects 0 is the second lock) and on a body bigrest cannot read.
-        session.hooks["response"].extend([self._on_response, _check_reply])
+        session.hooks["response"].extend([self._on_response, check_reply_hook])
         session.max_redirects = 0
         if settings.insecure:
             log.warning("TLS verification of %s is OFF (insecure); use only in labs", address)
@@ -289,7 +280,7 @@ class BigipClient:
                 raise self._bad_reply(bad, method, path, what) from None
             except RESTAPIError as exc:
                 failure = self._redact(parse_restapi_error(str(exc)))
-                if attempt == 1 and _token_gone(failure):
+                if attempt == 1 and token_gone(failure):
                     log.info("token rejected (%s); logging in again", failure.message)
                     self._token = ""  # dead already: nothing to delete
                     self.login()
@@ -395,7 +386,7 @@ class BigipClient:
             f"https://{self._device.device}{path}",
             timeout=self._settings.timeout,
             # In place of the session's hooks: counted, a redirect refused; checked below.
-            hooks={"response": [self._on_response, _refuse_redirect]},
+            hooks={"response": [self._on_response, refuse_redirect]},
         )
         if response.status_code != 200:
             raise RESTAPIError(response, None)  # as bigrest raises it: _call classifies it
@@ -482,10 +473,22 @@ class BigipClient:
             log.debug("could not delete abandoned transaction %s: %s", trans_id, exc)
 
     def _send(self, write: Write) -> None:
-        path, body, what = write.path, write.body, write.describe()
-        if write.method == "POST":
-            self._call("POST", path, what, lambda: self._device.create(path, body))
-        elif write.method == "PATCH":
-            self._call("PATCH", path, what, lambda: self._device.modify(path, body))
-        else:
-            self._call("DELETE", path, what, lambda: self._device.delete(path))
+        send = functools.partial(self._write, write.method, write.path, write.body)
+        self._call(write.method, write.path, write.describe(), send)
+
+    def _write(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+        """One write, made here rather than by bigrest: the device echoes what it stored
+        (megabytes for a large data group), and that answer is checked without being built."""
+        response = self._device.session.request(
+            method,
+            f"https://{self._device.device}{path}",
+            json=body if method != "DELETE" else None,
+            timeout=self._settings.timeout,
+            hooks={"response": [self._on_response, refuse_redirect]},  # checked below
+        )
+        if response.status_code != 200:
+            raise RESTAPIError(response, None)  # as bigrest raises it: _call classifies it
+        if response.content or method != "DELETE":  # a delete may answer nothing
+            problem = unread_object_problem(response.content)
+            if problem:
+                raise BadReply(200, problem)

@@ -113,6 +113,23 @@ class BadReply(Exception):
         super().__init__(problem)
 
 
+def token_gone(failure: Failure) -> bool:
+    """The device no longer knows the token (expired, or forgotten by a restart)."""
+    message = failure.message.lower()
+    return failure.status == 401 and ("expired" in message or "does not exist" in message)
+
+
+def check_reply_hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    check_reply(response)  # a response hook is called with requests' keyword arguments
+
+
+def refuse_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A response hook for requests whose body is checked later: only a redirect is refused,
+    before requests would follow it."""
+    if 300 <= response.status_code < 400:
+        check_reply(response)
+
+
 def check_reply(response: requests.Response) -> None:
     """BadReply unless the answer is an error status (classified later from its body), or a
     2xx whose body is empty or a JSON object with, if any, a list of "items".
@@ -156,6 +173,30 @@ def json_object_problem(response: requests.Response) -> str:
     items = data.get("items", [])
     if not isinstance(items, list):
         return f"reply's 'items' is {json_type(items)}, not a list"
+    return ""
+
+
+_PARSED = object()
+
+
+def _parsed_object(pairs: list[tuple[str, Any]]) -> object:
+    return _PARSED  # that it parsed is all a caller needs: the object itself is not kept
+
+
+def unread_object_problem(content: bytes) -> str:
+    """What is wrong with a 2xx body that should be a JSON object and that nobody reads (a
+    write's answer, where the device echoes what it stored): parsed in full, so anything but
+    one JSON object is found, but none of its objects is built ("" when nothing is wrong)."""
+    if not content:
+        return "reply is empty where JSON was expected"
+    try:
+        data = json.loads(content, object_pairs_hook=_parsed_object)
+    except ValueError:
+        return "reply is not JSON"
+    except RecursionError:
+        return "reply is JSON nested too deep to read"
+    if data is not _PARSED:
+        return f"reply is {json_type(data)} where iControl REST sends an object"
     return ""
 
 

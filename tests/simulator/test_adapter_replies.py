@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from controller.bigip.adapter import TRANSACTION_HEADER, BigipClient
 from controller.core.model import Member, Pool, key_of
@@ -416,3 +417,79 @@ def test_the_session_refuses_redirects_even_without_the_adapter_checks(
     with pytest.raises(BigipError):
         bigip_client.ping()
     assert elsewhere.connections == 0
+
+
+# --------------------------------------------------------------------------- write answers
+
+
+WRITES: dict[str, tuple[str, str, Callable[[BigipClient], None]]] = {
+    "POST": ("POST", f"^{POOLS}$", _create),
+    "PATCH": ("PATCH", f"^{POOLS}/~docker~pre$", _update),
+    "DELETE": ("DELETE", f"^{POOLS}/~docker~pre$", _delete),
+}
+
+
+@pytest.mark.parametrize("case", list(WRITES))
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"name": "pre", "records": [{"name": "a"', "reply is not JSON"),  # cut short
+        (b'{"name": }', "reply is not JSON"),  # starts and ends like an object
+        (b"<html><title>Maintenance</title></html>", "reply is not JSON"),
+        (b'[{"name": "pre"}]', "reply is an array where iControl REST sends an object"),
+        (DEEP.encode(), "reply is JSON nested too deep to read"),
+    ],
+)
+def test_a_write_answer_that_is_not_one_json_object_is_malformed(
+    client: BigipClient, simulator: Simulator, case: str, body: bytes, problem: str
+) -> None:
+    client.apply([Change("create", Pool(P, "pre"))])
+    method, path, write = WRITES[case]
+    simulator.faults.add(method=method, path=path, status=200, body=body, times=1)
+    before = sum(client.requests.values())
+    with pytest.raises(BigipMalformed, match=f"{method} /mgmt/tm/ltm/pool.*: {problem}"):
+        write(client)
+    assert sum(client.requests.values()) - before == 1
+
+
+@pytest.mark.parametrize("case", ["POST", "PATCH"])
+def test_an_empty_answer_to_a_create_or_update_is_malformed(
+    client: BigipClient, simulator: Simulator, case: str
+) -> None:
+    client.apply([Change("create", Pool(P, "pre"))])
+    method, path, write = WRITES[case]
+    simulator.faults.add(method=method, path=path, status=200, body=b"", times=1)
+    with pytest.raises(BigipMalformed, match="reply is empty where JSON was expected"):
+        write(client)
+
+
+def test_an_empty_answer_to_a_delete_is_a_delete_done(
+    client: BigipClient, simulator: Simulator
+) -> None:
+    client.apply([Change("create", Pool(P, "pre"))])
+    method, path, write = WRITES["DELETE"]
+    simulator.faults.add(method=method, path=path, status=200, body=b"", times=1)
+    write(client)  # the fault answered in the device's place: nothing raised
+
+
+def test_write_answers_are_checked_but_never_built(
+    client: BigipClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The device echoes what it stored: for a data group of tens of thousands of records, a
+    # decoded echo was the largest allocation of an event's run. Only the answers the adapter
+    # reads (a transaction's id, its commit state) are decoded.
+    decoded: list[str] = []
+    json = requests.Response.json
+
+    def counted(self: requests.Response, **kwargs: Any) -> Any:
+        decoded.append(f"{self.request.method} {self.request.path_url.split('?')[0]}")
+        return json(self, **kwargs)
+
+    monkeypatch.setattr(requests.Response, "json", counted)
+    client.apply([Change("create", Pool(P, "pre"))])
+    client.apply([Change("update", Pool(P, "pre", load_balancing_mode="ratio-member"))])
+    client.apply([Change("delete", Pool(P, "pre"))])
+    assert decoded == []
+    client.apply(two_pools())
+    assert [d.split(" ")[0] for d in decoded] == ["POST", "PATCH"]  # start, commit
+    assert all("/mgmt/tm/transaction" in d for d in decoded)
