@@ -390,7 +390,8 @@ class BigipClient:
         )
         if response.status_code != 200:
             raise RESTAPIError(response, None)  # as bigrest raises it: _call classifies it
-        digest = hashlib.blake2b(response.content, digest_size=32).digest()
+        # SHA-256: collision-resistant, and with the CPU's SHA extensions twice as fast as BLAKE2b
+        digest = hashlib.sha256(response.content).digest()
         known = self.memo.known_page(collection, path, digest) if reuse else None
         if known is not None:
             return known
