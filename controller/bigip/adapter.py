@@ -23,7 +23,8 @@ What it adds on top of bigrest, and why (bug numbers refer to ICONTROL-NOTES.md)
 - Transactions never commit when building them failed (B2): no `with device:`; the header is
   always removed afterwards, so nothing later leaks into an abandoned transaction (B13).
 - Empty collections read as [] (B4). Each HTTP exchange is counted once by a response hook.
-- Not thread-safe (bigrest keeps transaction state on the shared session, B11).
+- Not thread-safe (bigrest keeps transaction state on the shared session, B11): one caller
+  at a time (a read fetches its next page in a thread of its own: reads.pages).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
 from controller.bigip.connection import connection_error, device_address, tls_verify
-from controller.bigip.reads import REPEATED_PAGE, check_partition, collection_reads
+from controller.bigip.reads import REPEATED_PAGE, check_partition, collection_reads, pages
 from controller.bigip.replies import (
     BadReply,
     Failure,
@@ -297,12 +298,8 @@ class BigipClient:
                 raise connection_error(exc, method, path, what, self._settings.timeout) from None
         raise AssertionError("unreachable")
 
-    def _load(self, path: str, what: str) -> Any:
-        return self._call("GET", path, what, lambda: self._device.load(path))
-
     def ping(self) -> None:
-        """One cheap authenticated GET; raises a BigipError subclass when the device is not
-        usable."""
+        """One cheap authenticated GET; a BigipError subclass when the device is not usable."""
         path = "/mgmt/shared/echo-query"
         self._call("GET", path, "ping", lambda: self._device.load(path))
 
@@ -357,39 +354,43 @@ class BigipClient:
     def _pages(
         self, collection: str, path: str, what: str, health: dict[MemberId, str], reuse: bool = True
     ) -> Iterator[Page]:
-        """The items of one collection a page at a time ($top/$skip, as f5-ansible pages); a
-        short page is the last. A device that ignores $top answers everything at once; one
-        that ignores $skip would answer the first page forever, and is refused."""
-        size, skip, first = self._settings.read_page_size, 0, None
-        # Pool pages carry member health: a page read again byte for byte gives it too.
-        facts = member_states if collection == "ltm/pool" else None
-        while True:
-            paged = f"{path}&$top={size}&$skip={skip}"
-            read = functools.partial(self._read_page, collection, paged, facts, reuse)
-            page = self._call("GET", paged, what, read)
-            if first is not None and page.first == first:
-                raise self._bad_reply(BadReply(200, REPEATED_PAGE), "GET", paged, what)
-            first = page.first
+        """A collection a page at a time ($top/$skip, as f5-ansible pages; reads.pages)."""
+        size = self._settings.read_page_size
+
+        def fetch(at: int) -> tuple[str, requests.Response]:
+            url = f"{path}&$top={size}&$skip={at}"
+            return url, self._call("GET", url, what, functools.partial(self._get_page, url))
+
+        def page_of(fetched: tuple[str, requests.Response]) -> Page:
+            try:
+                return self._page_of(collection, *fetched, reuse)
+            except BadReply as bad:
+                raise self._bad_reply(bad, "GET", fetched[0], what) from None
+
+        def repeated(at: int) -> BigipError:
+            bad = BadReply(200, REPEATED_PAGE)
+            return self._bad_reply(bad, "GET", f"{path}&$top={size}&$skip={at}", what)
+
+        for page in pages(fetch, page_of, size, repeated):
             health.update(page.facts or {})
             yield page
-            if page.count != size:
-                return
-            skip += size
 
-    def _read_page(
-        self, collection: str, path: str, facts: Callable[[list[Any]], Any] | None, reuse: bool
-    ) -> Page:
+    def _get_page(self, path: str) -> requests.Response:
         """One page GET, made here rather than by bigrest so that a body with the bytes of the
         page read last time is recognised before it is parsed (core/read_memo.py)."""
-        session: requests.Session = self._device.session
-        response = session.get(
+        response = self._device.session.get(
             f"https://{self._device.device}{path}",
             timeout=self._settings.timeout,
-            # In place of the session's hooks: counted, a redirect refused; checked below.
+            # In place of the session's hooks: counted, a redirect refused; checked later.
             hooks={"response": [self._on_response, refuse_redirect]},
         )
         if response.status_code != 200:
             raise RESTAPIError(response, None)  # as bigrest raises it: _call classifies it
+        return response
+
+    def _page_of(
+        self, collection: str, path: str, response: requests.Response, reuse: bool
+    ) -> Page:
         # SHA-256: collision-resistant, and with the CPU's SHA extensions twice as fast as BLAKE2b
         digest = hashlib.sha256(response.content).digest()
         known = self.memo.known_page(collection, path, digest) if reuse else None
@@ -399,7 +400,8 @@ class BigipClient:
         if not response.content:
             raise BadReply(200, "reply is empty where JSON was expected")
         items = response.json().get("items", [])  # an empty collection has none (B4)
-        return FreshPage(path, digest, items, facts(items) if facts else None)
+        health = member_states(items) if collection == "ltm/pool" else None  # with pools
+        return FreshPage(path, digest, items, health)
 
     def _decoded(
         self, collection: str, pages: Iterable[Page], path: str, what: str, cache: Known

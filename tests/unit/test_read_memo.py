@@ -6,16 +6,19 @@ that exactly the changed items are decoded again and that the run repairs them.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
 import pytest
+import requests
 
 from controller.bigip.adapter import BigipClient
 from controller.core.model import Member, Pool, key_of
 from controller.core.plan import Change
-from controller.core.read_memo import FreshPage, Page, ReadMemo, item_stamp
-from controller.errors import BigipMalformed, IcontrolJsonError
+from controller.core.read_memo import FreshPage, ReadMemo, item_stamp
+from controller.errors import BigipMalformed, BigipRetryable, IcontrolJsonError
 from controller.run.pipeline import wanted_collections
 from controller.simulator.server import Simulator
 from tests.support.builders import FakeSource, workload
@@ -288,13 +291,13 @@ def test_a_malformed_item_is_refused_on_every_read(simulator: Simulator) -> None
 def recording(client: BigipClient) -> list[str]:
     """The path and query of every collection GET the client makes from now on."""
     paths: list[str] = []
-    answer = client._read_page
+    answer = client._get_page
 
-    def read(collection: str, path: str, *args: Any) -> Page:
+    def read(path: str) -> requests.Response:
         paths.append(path)
-        return answer(collection, path, *args)
+        return answer(path)
 
-    client._read_page = read  # type: ignore[method-assign]
+    client._get_page = read  # type: ignore[method-assign]
     return paths
 
 
@@ -330,12 +333,12 @@ def test_a_device_that_ignores_top_is_read_once(simulator: Simulator) -> None:
     h = Harness(simulator, FakeSource([workload(f"w{i}", [f"10.0.1.{i + 1}"]) for i in range(3)]))
     h.run()
     client = BigipClient(replace(h.settings.bigip, read_page_size=2))
-    answer = client._read_page
+    answer = client._get_page
 
-    def everything(collection: str, path: str, *args: Any) -> Page:
-        return answer(collection, path.split("&$top=")[0], *args)  # as if $top were unknown
+    def everything(path: str) -> requests.Response:
+        return answer(path.split("&$top=")[0])  # as if $top were not understood
 
-    client._read_page = everything  # type: ignore[method-assign]
+    client._get_page = everything  # type: ignore[method-assign]
     client.login()
     since = len(simulator.requests)
     try:
@@ -349,17 +352,118 @@ def test_a_device_that_ignores_skip_is_refused_naming_the_request(simulator: Sim
     h = Harness(simulator, FakeSource([workload(f"w{i}", [f"10.0.1.{i + 1}"]) for i in range(3)]))
     h.run()
     client = BigipClient(replace(h.settings.bigip, read_page_size=2))
-    answer = client._read_page
+    answer = client._get_page
 
-    def first_page_always(collection: str, path: str, *args: Any) -> Page:
-        return answer(collection, path.replace("$skip=2", "$skip=0"), *args)  # $skip ignored
+    def first_page_always(path: str) -> requests.Response:
+        return answer(path.replace("$skip=2", "$skip=0"))  # as if $skip were ignored
 
-    client._read_page = first_page_always  # type: ignore[method-assign]
+    client._get_page = first_page_always  # type: ignore[method-assign]
     try:
         with pytest.raises(
             BigipMalformed,
             match=r"read ltm/pool in partition docker: GET /mgmt/tm/ltm/pool: .*ignores \$skip",
         ):
             client.read_objects("docker", ["ltm/pool"])
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------- the next page, asked for ahead
+
+
+def paged_client(simulator: Simulator, pools: int) -> BigipClient:
+    """A client reading pages of 2 items, after a sync of `pools` one-member workloads."""
+    names = [f"w{i}" for i in range(pools)]
+    h = Harness(
+        simulator, FakeSource([workload(n, [f"10.0.1.{i + 1}"]) for i, n in enumerate(names)])
+    )
+    h.run()
+    client = BigipClient(replace(h.settings.bigip, read_page_size=2))
+    client.login()
+    return client
+
+
+def skip_of(path: str) -> int:
+    return int(path.split("$skip=")[1].split("&")[0])
+
+
+def ahead_alive() -> bool:
+    return any(t.name == "bigip-read-ahead" and t.is_alive() for t in threading.enumerate())
+
+
+def test_the_next_page_is_on_its_way_while_this_one_is_decoded(simulator: Simulator) -> None:
+    client = paged_client(simulator, 5)  # pages at $skip 0, 2 and 4
+    asked: dict[int, threading.Event] = {skip: threading.Event() for skip in (0, 2, 4)}
+    seen_while_decoding: list[tuple[int, bool]] = []
+    read, decode = client._get_page, client.memo._decode
+
+    def reading(path: str) -> requests.Response:
+        asked[skip_of(path)].set()
+        return read(path)
+
+    def decoding(parse: Any, index: int, page: FreshPage, *args: Any) -> Any:
+        skip = skip_of(page.key)
+        if skip < 4:  # the next page's request starts while this one is decoded
+            seen_while_decoding.append((skip, asked[skip + 2].wait(10)))
+        return decode(parse, index, page, *args)
+
+    client._get_page = reading  # type: ignore[method-assign]
+    client.memo._decode = decoding  # type: ignore[method-assign]
+    try:
+        pools = [o for o in client.read_objects("docker", ["ltm/pool"]) if isinstance(o, Pool)]
+        assert len(pools) == 5
+        assert seen_while_decoding == [(0, True), (2, True)]
+        assert not ahead_alive()
+    finally:
+        client.close()
+
+
+def test_a_read_given_up_waits_for_the_page_on_its_way(simulator: Simulator) -> None:
+    client = paged_client(simulator, 5)
+    simulator.put_object("ltm/pool", {"name": "odd", "partition": "docker"})  # sorts first
+    with simulator.lock:
+        simulator.store.objects("ltm/pool")["/docker/odd"]["loadBalancingMode"] = ["x"]
+    read = client._get_page
+    finished: list[int] = []
+
+    def slow(path: str) -> requests.Response:
+        if skip_of(path) == 2:
+            time.sleep(0.3)  # still on its way when page 0's bad item ends the read
+        response = read(path)
+        finished.append(skip_of(path))
+        return response
+
+    client._get_page = slow  # type: ignore[method-assign]
+    try:
+        with pytest.raises(BigipMalformed, match="loadBalancingMode"):
+            client.read_objects("docker", ["ltm/pool"])
+        assert finished == [0, 2] and not ahead_alive()  # no request left in flight
+        client._get_page = read  # type: ignore[method-assign]
+        nodes = client.read_objects("docker", ["ltm/node"])  # the session serves the next read
+        assert len(nodes) == 5
+    finally:
+        client.close()
+
+
+def test_a_page_that_fails_on_its_way_fails_the_read_and_keeps_nothing(
+    simulator: Simulator,
+) -> None:
+    client = paged_client(simulator, 5)
+    read = client._get_page
+
+    def broken(path: str) -> requests.Response:
+        if skip_of(path) == 2:
+            raise requests.ConnectionError("reset by peer")
+        return read(path)
+
+    client._get_page = broken  # type: ignore[method-assign]
+    try:
+        with pytest.raises(BigipRetryable, match=r"GET .*\$skip=2: connection failed"):
+            client.read_objects("docker", ["ltm/pool"])
+        assert not ahead_alive()
+        client._get_page = read  # type: ignore[method-assign]
+        decoded = client.memo.decoded
+        client.read_objects("docker", ["ltm/pool"])
+        assert client.memo.decoded - decoded == 5  # the failed read stored nothing
     finally:
         client.close()
