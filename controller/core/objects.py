@@ -11,6 +11,7 @@ Ownership: every object the controller creates carries an owner marker in `descr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
@@ -26,8 +27,15 @@ def owner_marker(cluster_id: str, workload: str = "") -> str:
 
 
 def is_owned(description: str, cluster_id: str) -> bool:
-    marker = f"{OWNER_PREFIX} cluster={cluster_id}"
-    return description == marker or description.startswith(marker + " ")
+    marker, with_workload = _markers(cluster_id)
+    return description == marker or description.startswith(with_workload)
+
+
+@functools.lru_cache(maxsize=16)
+def _markers(cluster_id: str) -> tuple[str, str]:
+    # Asked for once per object in every plan: made once per cluster id.
+    marker = owner_marker(cluster_id)
+    return marker, marker + " "
 
 
 def irule_owner_line(definition: str) -> str:

@@ -155,7 +155,7 @@ def plan(
 
     deleted_pools: set[ObjectKey] = set()
     for key, gone in present.items():
-        if key not in wanted and owned(gone) and not isinstance(gone, Node):
+        if key not in wanted and not isinstance(gone, Node) and owned(gone):
             draft.deletes.append(Change("delete", gone))
             if gone.kind in _POOL_KINDS:
                 deleted_pools.add(key)
@@ -229,24 +229,35 @@ def _node_deletes(
     removed = {key_of(c.obj) for c in draft.deletes + draft.replace_deletes}
     removed |= {key_of(o) for o in going_with_pools}
     after: set[tuple[ObjectKey, str]] = set()  # (node, address) a member uses after the run
-    users: dict[ObjectKey, list[Member]] = {}  # node -> the members using it now
     for key, obj in present.items():
-        if isinstance(obj, Member):
-            uses = node_key_of(obj)
-            users.setdefault(uses, []).append(obj)
-            # Not written by the run (not desired, not ours), or desired as it is: stays.
-            if key not in removed and (key not in wanted or not owned(obj) or wanted[key] is obj):
-                after.add((uses, obj.address))
+        # Not written by the run (desired as it is, not desired, not ours): stays.
+        if (
+            isinstance(obj, Member)
+            and key not in removed
+            and (wanted.get(key) is obj or key not in wanted or not owned(obj))
+        ):
+            after.add((node_key_of(obj), obj.address))
     for key, obj in wanted.items():
+        if not isinstance(obj, Member):
+            continue
         before = present.get(key)
         if before is obj and key not in removed:
             continue  # added above
-        if isinstance(obj, Member) and (before is None or owned(before)):
+        if before is None or owned(before):
             after.add((node_key_of(obj), obj.address))
+    unused = [
+        (key, node)
+        for key, node in present.items()
+        if isinstance(node, Node) and (key, node.address) not in after
+    ]
+    if not unused:  # in sync: every node is in use (the members are not gathered)
+        return []
+    users: dict[ObjectKey, list[Member]] = {}  # node -> the members using it now
+    for obj in present.values():
+        if isinstance(obj, Member):
+            users.setdefault(node_key_of(obj), []).append(obj)
     deletes = []
-    for key, node in present.items():
-        if not isinstance(node, Node) or (key, node.address) in after:
-            continue
+    for key, node in unused:
         were = users.get(key, [])
         ours = bool(were) and all(key_of(m) in removed and owned(m) for m in were)
         if owned(node) or ours:
