@@ -30,7 +30,6 @@ What it adds on top of bigrest, and why (bug numbers refer to ICONTROL-NOTES.md)
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import time
 from collections import Counter
@@ -42,11 +41,18 @@ from bigrest.bigip import BIGIP
 from bigrest.common.exceptions import RESTAPIError
 
 from controller.bigip.connection import connection_error, device_address, tls_verify
-from controller.bigip.reads import REPEATED_PAGE, check_partition, collection_reads, pages
+from controller.bigip.reads import (
+    REPEATED_PAGE,
+    Fetched,
+    check_partition,
+    collection_reads,
+    item_kind_marks,
+    page_read,
+    pages,
+)
 from controller.bigip.replies import (
     BadReply,
     Failure,
-    check_reply,
     check_reply_hook,
     classify,
     message_and_code,
@@ -58,7 +64,7 @@ from controller.bigip.replies import (
     unread_object_problem,
 )
 from controller.core import model
-from controller.core.member_health import MemberId, member_states
+from controller.core.member_health import MemberId
 from controller.core.plan import Change, summary
 from controller.core.read_memo import FreshPage, Page, ReadMemo
 from controller.core.view import held_copy
@@ -355,15 +361,15 @@ class BigipClient:
         self, collection: str, path: str, what: str, health: dict[MemberId, str], reuse: bool = True
     ) -> Iterator[Page]:
         """A collection a page at a time ($top/$skip, as f5-ansible pages; reads.pages)."""
-        size = self._settings.read_page_size
+        size, memo = self._settings.read_page_size, self.memo if reuse else None
 
-        def fetch(at: int) -> tuple[str, requests.Response]:
+        def fetch(at: int) -> Fetched:
             url = f"{path}&$top={size}&$skip={at}"
             return url, self._call("GET", url, what, functools.partial(self._get_page, url))
 
-        def page_of(fetched: tuple[str, requests.Response]) -> Page:
+        def page_of(fetched: Fetched) -> Page:
             try:
-                return self._page_of(collection, *fetched, reuse)
+                return page_read(collection, *fetched, memo)
             except BadReply as bad:
                 raise self._bad_reply(bad, "GET", fetched[0], what) from None
 
@@ -371,7 +377,7 @@ class BigipClient:
             bad = BadReply(200, REPEATED_PAGE)
             return self._bad_reply(bad, "GET", f"{path}&$top={size}&$skip={at}", what)
 
-        for page in pages(fetch, page_of, size, repeated):
+        for page in pages(fetch, page_of, size, repeated, item_kind_marks(collection)):
             health.update(page.facts or {})
             yield page
 
@@ -387,21 +393,6 @@ class BigipClient:
         if response.status_code != 200:
             raise RESTAPIError(response, None)  # as bigrest raises it: _call classifies it
         return response
-
-    def _page_of(
-        self, collection: str, path: str, response: requests.Response, reuse: bool
-    ) -> Page:
-        # SHA-256: collision-resistant, and with the CPU's SHA extensions twice as fast as BLAKE2b
-        digest = hashlib.sha256(response.content).digest()
-        known = self.memo.known_page(collection, path, digest) if reuse else None
-        if known is not None:
-            return known
-        check_reply(response)
-        if not response.content:
-            raise BadReply(200, "reply is empty where JSON was expected")
-        items = response.json().get("items", [])  # an empty collection has none (B4)
-        health = member_states(items) if collection == "ltm/pool" else None  # with pools
-        return FreshPage(path, digest, items, health)
 
     def _decoded(
         self, collection: str, pages: Iterable[Page], path: str, what: str, cache: Known

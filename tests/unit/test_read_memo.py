@@ -6,6 +6,7 @@ that exactly the changed items are decoded again and that the run repairs them.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from controller.bigip import adapter, reads
 from controller.bigip.adapter import BigipClient
 from controller.core.model import Member, Pool, key_of
 from controller.core.plan import Change
@@ -467,3 +469,73 @@ def test_a_page_that_fails_on_its_way_fails_the_read_and_keeps_nothing(
         assert client.memo.decoded - decoded == 5  # the failed read stored nothing
     finally:
         client.close()
+
+
+def test_a_page_that_looks_full_asks_for_the_next_before_it_is_parsed(
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = paged_client(simulator, 5)  # pages at $skip 0, 2 and 4
+    asked: dict[int, threading.Event] = {skip: threading.Event() for skip in (0, 2, 4)}
+    seen_while_parsing: list[tuple[int, bool]] = []
+    read = client._get_page
+
+    def reading(path: str) -> requests.Response:
+        asked[skip_of(path)].set()
+        return read(path)
+
+    def parsing(collection: str, path: str, *args: Any) -> Any:
+        if skip_of(path) < 4:  # full: its bytes hold two pools' kind
+            seen_while_parsing.append((skip_of(path), asked[skip_of(path) + 2].wait(2)))
+        return reads.page_read(collection, path, *args)
+
+    client._get_page = reading  # type: ignore[method-assign]
+    monkeypatch.setattr(adapter, "page_read", parsing)
+    try:
+        pools = [o for o in client.read_objects("docker", ["ltm/pool"]) if isinstance(o, Pool)]
+        assert len(pools) == 5
+        assert seen_while_parsing == [(0, True), (2, True)]
+        assert not ahead_alive()
+    finally:
+        client.close()
+
+
+def test_items_are_counted_in_a_pages_bytes_by_their_kind(simulator: Simulator) -> None:
+    client = paged_client(simulator, 2)
+    simulator.put_object(
+        "ltm/pool",
+        {"name": "quoted", "partition": "docker", "description": '"kind":"tm:ltm:pool:poolstate"'},
+    )
+    path = "/mgmt/tm/ltm/pool?$filter=partition+eq+docker&expandSubcollections=true"
+    try:
+        body = client._get_page(path).content
+        items = json.loads(body)["items"]
+        members = sum(len(i["membersReference"].get("items", [])) for i in items)
+        assert (len(items), members) == (3, 2)
+        compact = json.dumps(json.loads(body), separators=(",", ":")).encode()
+        marks = reads.item_kind_marks("ltm/pool")
+        # Spaced (the simulator) or compact (the device): members and a quoted kind not counted.
+        assert reads.items_counted(body, marks) == reads.items_counted(compact, marks) == 3
+        assert reads.items_counted(body, reads.item_kind_marks("ltm/node")) == 0
+    finally:
+        client.close()
+
+
+class _Answer:
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+
+def test_a_wrong_guess_of_a_full_page_asks_for_one_page_more_and_drops_it() -> None:
+    mark = reads.item_kind_marks("ltm/pool")[0]
+    asked: list[int] = []
+
+    def fetch(at: int) -> Any:
+        asked.append(at)
+        return f"page {at}", _Answer(mark + b" " + mark if at == 0 else b"")
+
+    def page_of(fetched: Any) -> FreshPage:  # page 0 parses to one pool: the guess was wrong
+        return FreshPage(fetched[0], b"", [pool_item()] if fetched[0] == "page 0" else [])
+
+    read = list(reads.pages(fetch, page_of, 2, lambda at: AssertionError(at), (mark, b"x")))
+    assert [page.key for page in read] == ["page 0"] and asked == [0, 2]
+    assert not ahead_alive()
