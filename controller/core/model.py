@@ -264,8 +264,15 @@ _new_key = tuple.__new__
 
 
 def key_of(obj: BigipObject) -> ObjectKey:
-    kind = obj.kind
-    return _new_key(ObjectKey, (kind, KINDS[kind].key(obj)))
+    key = obj._key
+    if key is None:
+        kind = obj.kind
+        key = _new_key(ObjectKey, (kind, KINDS[kind].key(obj)))
+        _keep_key(obj, "_key", key)  # frozen, but the key is its fields': made once
+    return key
+
+
+_keep_key = object.__setattr__
 
 
 def node_key_of(member: Member) -> ObjectKey:

@@ -12,7 +12,7 @@ Ownership: every object the controller creates carries an owner marker in `descr
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
 from controller.net import node_of_member
@@ -72,11 +72,20 @@ class ObjectKey(NamedTuple):
         return f"{self.kind} {self.path}"
 
 
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """What every kind shares: its key once made (model.key_of keeps it here). Objects are
+    immutable, and a run at thousands of workloads asks for each one's key several times
+    (reading, sharing, planning); not compared, not shown, not copied by replace()."""
+
+    _key: ObjectKey | None = field(default=None, init=False, repr=False, compare=False)
+
+
 # --------------------------------------------------------------------------- LTM
 
 
 @dataclass(frozen=True, slots=True)
-class Monitor:
+class Monitor(Keyed):
     kind: ClassVar[str] = "ltm/monitor"
     partition: str
     name: str
@@ -89,7 +98,7 @@ class Monitor:
 
 
 @dataclass(frozen=True, slots=True)
-class IRule:
+class IRule(Keyed):
     kind: ClassVar[str] = "ltm/rule"
     partition: str
     name: str
@@ -97,7 +106,7 @@ class IRule:
 
 
 @dataclass(frozen=True, slots=True)
-class DataGroup:
+class DataGroup(Keyed):
     kind: ClassVar[str] = "ltm/data-group/internal"
     partition: str
     name: str
@@ -106,7 +115,7 @@ class DataGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class Pool:
+class Pool(Keyed):
     kind: ClassVar[str] = "ltm/pool"
     partition: str
     name: str
@@ -116,7 +125,7 @@ class Pool:
 
 
 @dataclass(frozen=True, slots=True)
-class Member:
+class Member(Keyed):
     """A pool member. Its name is NODE:PORT; NODE names its node."""
 
     kind: ClassVar[str] = "ltm/pool/members"
@@ -134,7 +143,7 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
-class Node:
+class Node(Keyed):
     """A node, as read from the device: creating a member creates its node (unmarked); the
     controller never creates or updates one, and deletes only those core/plan.py says."""
 
@@ -146,7 +155,7 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True)
-class Virtual:
+class Virtual(Keyed):
     kind: ClassVar[str] = "ltm/virtual"
     partition: str
     name: str
@@ -161,7 +170,7 @@ class Virtual:
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class Route(Keyed):
     kind: ClassVar[str] = "net/route"
     partition: str
     name: str
@@ -174,7 +183,7 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class GtmServerVirtual:
+class GtmServerVirtual(Keyed):
     """A virtual server of the operator's GTM server: how GTM knows an LTM virtual server.
 
     Named after the LTM virtual's full path, as virtual-server discovery names them, so a GTM
@@ -197,7 +206,7 @@ class GtmServerVirtual:
 
 
 @dataclass(frozen=True, slots=True)
-class GtmPool:
+class GtmPool(Keyed):
     kind: ClassVar[str] = "gtm/pool/a"
     partition: str
     name: str
@@ -206,7 +215,7 @@ class GtmPool:
 
 
 @dataclass(frozen=True, slots=True)
-class GtmPoolMember:
+class GtmPoolMember(Keyed):
     """Member of a GTM pool: a virtual server of a GTM server, named SERVER:VIRTUAL."""
 
     kind: ClassVar[str] = "gtm/pool/a/members"
@@ -217,7 +226,7 @@ class GtmPoolMember:
 
 
 @dataclass(frozen=True, slots=True)
-class WideIp:
+class WideIp(Keyed):
     kind: ClassVar[str] = "gtm/wideip/a"
     partition: str
     name: str  # the FQDN

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 
 from controller.core.model import (
@@ -397,7 +397,7 @@ def render(changes: Changes) -> str:
 
 def _field_diff(before: BigipObject, after: BigipObject) -> list[str]:
     diffs = []
-    for name in after.__dataclass_fields__:
+    for name in (f.name for f in fields(after) if f.compare):
         old, new = getattr(before, name), getattr(after, name)
         if old != new:
             diffs.append(f"{name}: {old!r} -> {new!r}")

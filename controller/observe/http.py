@@ -70,7 +70,7 @@ def _json_default(value: Any) -> Any:
     # Status sources may hand over model dataclasses, sets or enums; render them readably
     # instead of failing the whole response.
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.repr}
     if isinstance(value, set | frozenset):
         return sorted(value, key=str)
     return str(value)

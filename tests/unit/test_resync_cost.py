@@ -17,11 +17,13 @@ from prometheus_client import CollectorRegistry
 
 import controller.run.build_cache as build_cache
 from controller.bigip.adapter import BigipClient
+from controller.core import model
 from controller.core.desired import build_desired
 from controller.core.model import Member, Pool, key_of
 from controller.core.objects import owner_marker
-from controller.core.plan import Policy, plan
+from controller.core.plan import Change, Changes, Policy, plan, render
 from controller.core.view import shared_with
+from controller.observe.http import _to_json
 from controller.observe.metrics import MEMBER_STATES, Metrics
 from controller.run.build_cache import BuildCache, PlanCache
 from controller.run.desired_facts import fingerprints
@@ -181,3 +183,23 @@ def test_equal_plan_inputs_give_back_the_last_plan(monkeypatch: pytest.MonkeyPat
     assert [c.obj for c in plans.plan([one, two], device, policy).items] == [two]
     assert plans.plan([one, two], device, Policy(cluster_id="c2")).conflicts  # not its owner
     assert len(calls) == 3
+
+
+def test_an_objects_key_is_made_once_and_never_outlives_its_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[str] = []
+    spec = model.KINDS[Member.kind]
+    monkeypatch.setitem(
+        model.KINDS, Member.kind, replace(spec, key=lambda m: made.append(m.name) or spec.key(m))
+    )
+    one = Member(pool="/docker/p", partition="docker", name="www-1:80", address="10.0.0.1")
+    assert key_of(one) is key_of(one) and made == ["www-1:80"]  # made once, kept
+    moved = replace(one, name="www-2:80")  # a copy with other fields: a key of its own
+    assert key_of(moved).path == "/docker/p/members/www-2:80" and made[-1] == "www-2:80"
+    fresh = Member(pool="/docker/p", partition="docker", name="www-1:80", address="10.0.0.1")
+    assert fresh == one and hash(fresh) == hash(one)  # the kept key is not compared
+    disabled = replace(one, enabled=False)
+    shown = render(Changes(items=(Change("update", disabled, one),)))
+    assert shown.splitlines()[1:] == ["    enabled: True -> False"]
+    assert b"_key" not in _to_json({"member": one}) and b"www-1:80" in _to_json(one)
