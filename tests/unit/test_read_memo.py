@@ -393,6 +393,16 @@ def ahead_alive() -> bool:
     return any(t.name == "bigip-read-ahead" and t.is_alive() for t in threading.enumerate())
 
 
+def read_all_pools(client: BigipClient, pools: int) -> None:
+    """Read the pools (then close the client): all of them, and no request left in flight."""
+    try:
+        read = [o for o in client.read_objects("docker", ["ltm/pool"]) if isinstance(o, Pool)]
+        assert len(read) == pools
+        assert not ahead_alive()
+    finally:
+        client.close()
+
+
 def test_the_next_page_is_on_its_way_while_this_one_is_decoded(simulator: Simulator) -> None:
     client = paged_client(simulator, 5)  # pages at $skip 0, 2 and 4
     asked: dict[int, threading.Event] = {skip: threading.Event() for skip in (0, 2, 4)}
@@ -411,13 +421,8 @@ def test_the_next_page_is_on_its_way_while_this_one_is_decoded(simulator: Simula
 
     client._get_page = reading  # type: ignore[method-assign]
     client.memo._decode = decoding  # type: ignore[method-assign]
-    try:
-        pools = [o for o in client.read_objects("docker", ["ltm/pool"]) if isinstance(o, Pool)]
-        assert len(pools) == 5
-        assert seen_while_decoding == [(0, True), (2, True)]
-        assert not ahead_alive()
-    finally:
-        client.close()
+    read_all_pools(client, 5)
+    assert seen_while_decoding == [(0, True), (2, True)]
 
 
 def test_a_read_given_up_waits_for_the_page_on_its_way(simulator: Simulator) -> None:
@@ -490,13 +495,8 @@ def test_a_page_that_looks_full_asks_for_the_next_before_it_is_parsed(
 
     client._get_page = reading  # type: ignore[method-assign]
     monkeypatch.setattr(adapter, "page_read", parsing)
-    try:
-        pools = [o for o in client.read_objects("docker", ["ltm/pool"]) if isinstance(o, Pool)]
-        assert len(pools) == 5
-        assert seen_while_parsing == [(0, True), (2, True)]
-        assert not ahead_alive()
-    finally:
-        client.close()
+    read_all_pools(client, 5)
+    assert seen_while_parsing == [(0, True), (2, True)]
 
 
 def test_items_are_counted_in_a_pages_bytes_by_their_kind(simulator: Simulator) -> None:
