@@ -48,7 +48,8 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, pause: fl
     deadline = time.monotonic() + timeout
     last: Any = None
     while True:
-        with contextlib.suppress(subprocess.CalledProcessError, OSError, ValueError):
+        # A command that failed or hung (an engine still starting) is a "not yet".
+        with contextlib.suppress(subprocess.SubprocessError, OSError, ValueError):
             last = check()
             if last:
                 return last
@@ -234,6 +235,7 @@ class SwarmLab:
 
     def start_engine(self, node: Node) -> int:
         """Start the node's dockerd in its namespaces; returns its PID (also in state.json)."""
+        _drop_vxlan_links(node.netns)
         for sub in ("run", "data", "cg"):
             (node.dir / sub).mkdir(parents=True, exist_ok=True)
         (node.dir / "resolv.conf").write_text(f"nameserver {self.host_address}\n")
@@ -415,6 +417,16 @@ def _wait_gone(pid: int, timeout: float) -> bool:
                 return True
         time.sleep(0.1)
     return False
+
+
+def _drop_vxlan_links(netns: str) -> None:
+    """Delete the overlay (vxlan) links a stopped engine left in its node's namespace: the next
+    engine cannot create its own for the same network ("error creating vxlan interface: file
+    exists") and every task on that network is rejected until they are gone."""
+    listed = sh("ip", "-n", netns, "-o", "link", "show", "type", "vxlan", check=False)
+    for line in listed.splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        sh("ip", "-n", netns, "link", "del", name, check=False)
 
 
 def _pids_in_netns(netns: str) -> list[int]:

@@ -214,13 +214,21 @@ class ControllerStack:
     def wait_running(self, nodes: list[str] | None = None, timeout: float = 120) -> None:
         """One running, answering task on each of `nodes` (default: every node)."""
         wanted = {n.name for n in self.lab.nodes} if nodes is None else set(nodes)
+        seen: list[str] = []  # what the last look found, for the error
 
         def ready() -> bool:
-            if set(self.tasks()) != wanted:
+            running = self.tasks()
+            seen[:] = [f"running tasks by node {running}"]
+            if set(running) != wanted:
                 return False
-            return all(self.leader_metric(self.lab.node(n)) is not None for n in wanted)
+            quiet = sorted(n for n in wanted if self.leader_metric(self.lab.node(n)) is None)
+            seen.append(f"no metrics yet from {quiet}")
+            return not quiet
 
-        wait_for(ready, timeout, f"a running controller task on each of {sorted(wanted)}")
+        try:
+            wait_for(ready, timeout, f"a running controller task on each of {sorted(wanted)}")
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}: {', '.join(seen) or 'nothing answered'}") from None
 
     def leader_metric(self, node: Node) -> float | None:
         """bigip_ctlr_leader as the task on `node` exports it (None: no answer yet)."""
