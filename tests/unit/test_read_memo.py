@@ -303,10 +303,8 @@ def recording(client: BigipClient) -> list[str]:
     return paths
 
 
-@pytest.mark.parametrize(("pools", "gets"), [(0, 1), (1, 1), (2, 2), (5, 3), (6, 4)])
-def test_a_collection_is_read_in_pages_until_a_short_one(
-    simulator: Simulator, pools: int, gets: int
-) -> None:
+def paged_client(simulator: Simulator, pools: int) -> BigipClient:
+    """A client reading pages of 2 items, after a sync of `pools` one-member workloads."""
     names = [f"w{i}" for i in range(pools)]
     h = Harness(
         simulator, FakeSource([workload(n, [f"10.0.1.{i + 1}"]) for i, n in enumerate(names)])
@@ -314,18 +312,28 @@ def test_a_collection_is_read_in_pages_until_a_short_one(
     h.run()
     client = BigipClient(replace(h.settings.bigip, read_page_size=2))
     client.login()
+    return client
+
+
+def skip_of(path: str) -> int:
+    return int(path.split("$skip=")[1].split("&")[0])
+
+
+@pytest.mark.parametrize(("pools", "gets"), [(0, 1), (1, 1), (2, 2), (5, 3), (6, 4)])
+def test_a_collection_is_read_in_pages_until_a_short_one(
+    simulator: Simulator, pools: int, gets: int
+) -> None:
+    client = paged_client(simulator, pools)
     since = len(simulator.requests)
     try:
         reads = recording(client)
         objects = client.read_objects("docker", ["ltm/pool"])
         assert sorted(o.name for o in objects if isinstance(o, Pool)) == sorted(
-            f"shop_{n}_default" for n in names
+            f"shop_w{i}_default" for i in range(pools)
         )
         assert sum(isinstance(o, Member) for o in objects) == pools
         assert len(reads) == gets == len(simulator.requests) - since
-        assert [r.split("$skip=")[1].split("&")[0] for r in reads] == [
-            str(2 * i) for i in range(gets)
-        ]
+        assert [skip_of(r) for r in reads] == [2 * i for i in range(gets)]
         assert len(client.member_states) == pools  # health from every page
     finally:
         client.close()
@@ -371,22 +379,6 @@ def test_a_device_that_ignores_skip_is_refused_naming_the_request(simulator: Sim
 
 
 # --------------------------------------------------------------- the next page, asked for ahead
-
-
-def paged_client(simulator: Simulator, pools: int) -> BigipClient:
-    """A client reading pages of 2 items, after a sync of `pools` one-member workloads."""
-    names = [f"w{i}" for i in range(pools)]
-    h = Harness(
-        simulator, FakeSource([workload(n, [f"10.0.1.{i + 1}"]) for i, n in enumerate(names)])
-    )
-    h.run()
-    client = BigipClient(replace(h.settings.bigip, read_page_size=2))
-    client.login()
-    return client
-
-
-def skip_of(path: str) -> int:
-    return int(path.split("$skip=")[1].split("&")[0])
 
 
 def ahead_alive() -> bool:
